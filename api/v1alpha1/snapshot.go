@@ -1,0 +1,70 @@
+package v1alpha1
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Snapshot is one trench and every resource that names it in its trench label, as read at one
+// moment. Validation, warnings, status and rendering all work on a snapshot, so none of them needs
+// a client.
+type Snapshot struct {
+	// Trench is nil when the trench named by the label does not exist.
+	Trench     *Trench
+	Attractors []Attractor
+	Gateways   []Gateway
+	Vips       []Vip
+	Conduits   []Conduit
+	Streams    []Stream
+	Flows      []Flow
+}
+
+// Sort orders every list by name, so that everything computed from the snapshot is stable.
+func (s *Snapshot) Sort() {
+	sortByName(s.Attractors)
+	sortByName(s.Gateways)
+	sortByName(s.Vips)
+	sortByName(s.Conduits)
+	sortByName(s.Streams)
+	sortByName(s.Flows)
+}
+
+func sortByName[T any, P interface {
+	*T
+	GetName() string
+}](items []T) {
+	slices.SortFunc(items, func(a, b T) int { return cmp.Compare(P(&a).GetName(), P(&b).GetName()) })
+}
+
+// findByName returns the item with the given name, or nil.
+func findByName[T any, P interface {
+	*T
+	GetName() string
+}](items []T, name string) *T {
+	for i := range items {
+		if P(&items[i]).GetName() == name {
+			return &items[i]
+		}
+	}
+	return nil
+}
+
+// Stream returns the stream with the given name, or nil.
+func (s *Snapshot) Stream(name string) *Stream { return findByName(s.Streams, name) }
+
+// Conduit returns the conduit with the given name, or nil.
+func (s *Snapshot) Conduit(name string) *Conduit { return findByName(s.Conduits, name) }
+
+// Vip returns the vip with the given name, or nil.
+func (s *Snapshot) Vip(name string) *Vip { return findByName(s.Vips, name) }
+
+// Gateway returns the gateway with the given name, or nil.
+func (s *Snapshot) Gateway(name string) *Gateway { return findByName(s.Gateways, name) }
+
+// Family returns the trench's IP family, or "" when there is no trench.
+func (s *Snapshot) Family() string {
+	if s.Trench == nil {
+		return ""
+	}
+	return s.Trench.Spec.IPFamily
+}

@@ -1,0 +1,41 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// TrenchSpec defines a trench: an isolated traffic domain with its own NSP, IPAM and configuration.
+type TrenchSpec struct {
+	// IPFamily is the IP family of the trench's traffic.
+	// +kubebuilder:default=dualstack
+	// +kubebuilder:validation:Enum=dualstack;ipv4;ipv6
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="ip-family is immutable",reason=FieldValueForbidden
+	IPFamily string `json:"ip-family"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="IP-Family",type=string,JSONPath=`.spec.ip-family`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+
+// Trench is the root of a Meridio deployment; every other kind names its trench in the label `trench`.
+type Trench struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   TrenchSpec `json:"spec,omitempty"`
+	Status Status     `json:"status,omitempty"`
+}
+
+// MeridioStatus returns the status the operator writes.
+func (t *Trench) MeridioStatus() *Status { return &t.Status }
+
+// +kubebuilder:object:root=true
+
+// TrenchList is a list of Trenches.
+type TrenchList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Trench `json:"items"`
+}
+
+func init() { SchemeBuilder.Register(&Trench{}, &TrenchList{}) }

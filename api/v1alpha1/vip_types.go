@@ -1,0 +1,42 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// VipSpec defines a virtual IP address (or prefix) that a trench attracts.
+type VipSpec struct {
+	// Address is the virtual address as a prefix, e.g. 20.0.0.1/32 or 2000::1/128.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip() == cidr(self).masked().ip()",message="must be a prefix whose address is the network address"
+	// +optional
+	Address string `json:"address,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Address",type=string,JSONPath=`.spec.address`
+// +kubebuilder:printcolumn:name="Trench",type=string,JSONPath=`.metadata.labels.trench`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+
+// Vip is a virtual address announced by the attractors of a trench.
+type Vip struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   VipSpec `json:"spec,omitempty"`
+	Status Status  `json:"status,omitempty"`
+}
+
+// MeridioStatus returns the status the operator writes.
+func (v *Vip) MeridioStatus() *Status { return &v.Status }
+
+// +kubebuilder:object:root=true
+
+// VipList is a list of Vips.
+type VipList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Vip `json:"items"`
+}
+
+func init() { SchemeBuilder.Register(&Vip{}, &VipList{}) }

@@ -1,0 +1,43 @@
+// Package cli implements the subcommands of the meridio-operator binary.
+package cli
+
+import (
+	"fmt"
+	"io"
+)
+
+const usage = `usage: meridio-operator <command> [flags]
+
+commands:
+  run      run the operator (manager, reconcilers and admission webhooks)
+  render   render the workloads of Meridio custom resources offline
+  version  print the version
+
+Run 'meridio-operator <command> -h' for the flags of a command.
+`
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
+var Version = "dev"
+
+// Main runs the subcommand named by args[0] and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return runCommand(args[1:], stdout, stderr)
+	case "render":
+		return renderCommand(args[1:], stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, Version)
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

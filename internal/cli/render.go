@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/meridio-operator/meridio-operator/internal/offline"
+	"github.com/meridio-operator/meridio-operator/render"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var files stringList
+	fs.Var(&files, "f", "file or directory of Meridio resources, or - for standard input (repeatable)")
+	namespace := fs.String("n", offline.DefaultNamespace, "namespace of resources that name none")
+	output := fs.String("o", "yaml", "output format: yaml or json")
+	outputDir := fs.String("output-dir", "", "write one file per object in the <namespace>/<trench>/ layout git mode commits, instead of printing")
+	templates := fs.String("resource-templates", "", "directory of user resource-requirement templates (one file per container)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: meridio-operator render -f FILE|DIR|- ... [-n NAMESPACE] [-o yaml|json] [--output-dir DIR]")
+		fmt.Fprintln(stderr, "Renders the workloads of every trench in the given Meridio resources. Settings come from the")
+		fmt.Fprintln(stderr, "operator's environment variables (RESOURCE_NAME_PREFIX, IMAGE_REGISTRY, LOG_LEVEL, ...).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if len(files) == 0 || (*output != "yaml" && *output != "json") {
+		fs.Usage()
+		return 2
+	}
+	set, err := render.SettingsFromEnv(os.LookupEnv, *templates)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	resources, errs := offline.ReadPaths(files, stdin)
+	snaps, verrs := offline.Snapshots(resources, *namespace)
+	if errs = append(errs, verrs...); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(stderr, e)
+		}
+		return 1
+	}
+	var results []*render.Result
+	for _, s := range snaps {
+		res, err := render.Render(s, set)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		for _, p := range res.Problems {
+			fmt.Fprintf(stderr, "warning: %s %s/%s: %s\n", p.Owner.Kind, res.Namespace, p.Owner.Name, p.Message)
+		}
+		results = append(results, res)
+	}
+	if *outputDir != "" {
+		if err := writeTree(*outputDir, results); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
+	out, err := printable(results, *output)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	_, _ = stdout.Write(out)
+	return 0
+}
+
+// printable returns every object as multi-document YAML, or as one JSON List.
+func printable(results []*render.Result, format string) ([]byte, error) {
+	var buf bytes.Buffer
+	var items []json.RawMessage
+	for _, res := range results {
+		for _, it := range res.Items {
+			if format == "json" {
+				data, err := render.MarshalJSON(it.Object)
+				if err != nil {
+					return nil, err
+				}
+				items = append(items, data)
+				continue
+			}
+			data, err := render.MarshalYAML(it.Object)
+			if err != nil {
+				return nil, err
+			}
+			buf.WriteString("---\n")
+			buf.Write(data)
+		}
+	}
+	if format == "json" {
+		data, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
+		return append(data, '\n'), err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeTree writes the file layout of the results under dir.
+func writeTree(dir string, results []*render.Result) error {
+	files, err := render.Files(results)
+	if err != nil {
+		return err
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, files[p], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

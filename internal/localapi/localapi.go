@@ -1,0 +1,244 @@
+// Package localapi starts a real kube-apiserver and etcd (through envtest) with the Meridio CRDs
+// and admission webhooks installed, and a manager serving those webhooks. Tests use it in their
+// TestMain and `meridio-operator run --local` uses it as an embedded cluster. The binaries come
+// from KUBEBUILDER_ASSETS (default bin/), which `make testenv` builds from source.
+package localapi
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/yaml"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/config"
+	"github.com/meridio-operator/meridio-operator/webhooks"
+)
+
+// Options choose what the environment serves.
+type Options struct {
+	// NoMutatingWebhook leaves the Gateway defaulting webhook out, as ENABLE_MUTATING_WEBHOOK=false does.
+	NoMutatingWebhook bool
+	// ManagerOptions adjusts the manager before it is created (e.g. the cache's namespaces).
+	ManagerOptions func(*ctrl.Options)
+	// Setup registers more with the manager (e.g. reconcilers) before it starts.
+	Setup func(ctrl.Manager) error
+}
+
+// Env is a running API server with a manager.
+type Env struct {
+	// Config reaches the API server as an administrator.
+	Config *rest.Config
+	// Client talks to the API server directly (not through a cache).
+	Client client.Client
+	// Manager serves the webhooks and whatever Options.Setup added.
+	Manager ctrl.Manager
+
+	env    *envtest.Environment
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Scheme holds the built-in kinds and the Meridio kinds.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := meridiov1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Start starts etcd, kube-apiserver and a manager serving the webhooks.
+func Start(opts Options) (*Env, error) {
+	log.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))
+	assets, err := findAssets()
+	if err != nil {
+		return nil, err
+	}
+	scheme := Scheme()
+	wh, err := webhookOptions(!opts.NoMutatingWebhook)
+	if err != nil {
+		return nil, err
+	}
+	crds, err := CRDs()
+	if err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory:    assets,
+		CRDs:                     crds,
+		WebhookInstallOptions:    wh,
+		Scheme:                   scheme,
+		ControlPlaneStartTimeout: 2 * time.Minute,
+		ControlPlaneStopTimeout:  time.Minute,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start envtest: %w", err)
+	}
+	e := &Env{Config: cfg, env: env, done: make(chan error, 1)}
+	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return nil, e.stopWith(err)
+	}
+	mo := ctrl.Options{
+		Scheme:  scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host:    env.WebhookInstallOptions.LocalServingHost,
+			Port:    env.WebhookInstallOptions.LocalServingPort,
+			CertDir: env.WebhookInstallOptions.LocalServingCertDir,
+		}),
+		HealthProbeBindAddress: "0",
+	}
+	if opts.ManagerOptions != nil {
+		opts.ManagerOptions(&mo)
+	}
+	if e.Manager, err = ctrl.NewManager(cfg, mo); err != nil {
+		return nil, e.stopWith(err)
+	}
+	if err := webhooks.Setup(e.Manager, !opts.NoMutatingWebhook); err != nil {
+		return nil, e.stopWith(err)
+	}
+	if opts.Setup != nil {
+		if err := opts.Setup(e.Manager); err != nil {
+			return nil, e.stopWith(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	go func() { e.done <- e.Manager.Start(ctx) }()
+	if err := waitForWebhooks(env.WebhookInstallOptions); err != nil {
+		return nil, e.stopWith(err)
+	}
+	if !e.Manager.GetCache().WaitForCacheSync(ctx) {
+		return nil, e.stopWith(fmt.Errorf("cache did not sync"))
+	}
+	return e, nil
+}
+
+// waitForWebhooks waits until the webhook server accepts TLS connections.
+func waitForWebhooks(o envtest.WebhookInstallOptions) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c := &webhookChecker{host: o.LocalServingHost, port: o.LocalServingPort, dir: o.LocalServingCertDir}
+		err := c.check()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("webhook server not up: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (e *Env) stopWith(err error) error {
+	if stopErr := e.Stop(); stopErr != nil {
+		return fmt.Errorf("%w (and stopping: %v)", err, stopErr)
+	}
+	return err
+}
+
+// Stop stops the manager, kube-apiserver and etcd.
+func (e *Env) Stop() error {
+	if e.cancel != nil {
+		e.cancel()
+		<-e.done
+	}
+	return e.env.Stop()
+}
+
+// findAssets returns KUBEBUILDER_ASSETS, or else the nearest bin/ directory above the working
+// directory that holds kube-apiserver.
+func findAssets() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "bin", "kube-apiserver")); err == nil {
+			return filepath.Join(dir, "bin"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no bin/kube-apiserver found: run `make testenv` to build it from source, or set KUBEBUILDER_ASSETS")
+		}
+		dir = parent
+	}
+}
+
+// CRDs returns the embedded Meridio CRDs.
+func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	files, err := fs.Glob(config.Manifests, "crd/bases/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for _, f := range files {
+		data, err := config.Manifests.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.UnmarshalStrict(data, crd); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", f, err)
+		}
+		crds = append(crds, crd)
+	}
+	return crds, nil
+}
+
+// webhookOptions reads the embedded webhook configurations, leaving the mutating one out unless
+// mutating is true.
+func webhookOptions(mutating bool) (envtest.WebhookInstallOptions, error) {
+	var o envtest.WebhookInstallOptions
+	data, err := config.Manifests.ReadFile("webhook/manifests.yaml")
+	if err != nil {
+		return o, err
+	}
+	objs, err := DecodeYAML(data)
+	if err != nil {
+		return o, fmt.Errorf("decode webhook manifests: %w", err)
+	}
+	for _, u := range objs {
+		switch u.GetKind() {
+		case "ValidatingWebhookConfiguration":
+			c := &admissionv1.ValidatingWebhookConfiguration{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, c); err != nil {
+				return o, err
+			}
+			o.ValidatingWebhooks = append(o.ValidatingWebhooks, c)
+		case "MutatingWebhookConfiguration":
+			c := &admissionv1.MutatingWebhookConfiguration{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, c); err != nil {
+				return o, err
+			}
+			if mutating {
+				o.MutatingWebhooks = append(o.MutatingWebhooks, c)
+			}
+		}
+	}
+	return o, nil
+}

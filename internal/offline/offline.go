@@ -1,0 +1,227 @@
+// Package offline reads Meridio resources from YAML files and groups them into trench
+// snapshots, defaulted and validated exactly as the API server and the admission webhooks would
+// (including the checks across resources of the same trench), so that the render command gives
+// the result the operator would.
+package offline
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+)
+
+// DefaultNamespace is the namespace of resources that name none.
+const DefaultNamespace = "default"
+
+// Resource is one decoded resource and where it came from.
+type Resource struct {
+	// Source is "file" or "file#N" for the N-th document (from 1) of a multi-document file.
+	Source string
+	Object meridiov1.Validated
+}
+
+// defaulter is implemented by every Meridio kind.
+type defaulter interface{ Default() }
+
+var decoder = func() runtime.Decoder {
+	s := runtime.NewScheme()
+	if err := meridiov1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return serializer.NewCodecFactory(s, serializer.EnableStrict).UniversalDeserializer()
+}()
+
+// ReadPaths reads every document of the given files, of the *.yaml, *.yml and *.json files of
+// the given directories (recursively, in name order), and of standard input for "-".
+func ReadPaths(paths []string, stdin io.Reader) ([]Resource, []error) {
+	var out []Resource
+	var errs []error
+	for _, p := range paths {
+		if p == "-" {
+			r, e := Decode("<stdin>", stdin)
+			out, errs = append(out, r...), append(errs, e...)
+			continue
+		}
+		files, err := expand(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, f := range files {
+			fh, err := os.Open(f)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			r, e := Decode(f, fh)
+			fh.Close()
+			out, errs = append(out, r...), append(errs, e...)
+		}
+	}
+	return out, errs
+}
+
+func expand(p string) ([]string, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml", ".json":
+			if !d.IsDir() {
+				files = append(files, path)
+			}
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+// Decode reads the Meridio resources of a multi-document YAML stream; name is used in errors.
+func Decode(name string, r io.Reader) ([]Resource, []error) {
+	var out []Resource
+	var errs []error
+	docs := utilyaml.NewYAMLReader(bufio.NewReader(r))
+	multi := false
+	for i := 1; ; i++ {
+		doc, err := docs.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			break
+		}
+		if i > 1 {
+			multi = true
+		}
+		src := fmt.Sprintf("%s#%d", name, i)
+		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+			continue
+		}
+		obj, gvk, err := decoder.Decode(doc, nil, nil)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", src, err))
+			continue
+		}
+		v, ok := obj.(meridiov1.Validated)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: %s is not a Meridio resource", src, gvk.Kind))
+			continue
+		}
+		out = append(out, Resource{Source: src, Object: v})
+	}
+	if !multi && len(out) == 1 {
+		out[0].Source = name
+	}
+	return out, errs
+}
+
+func stripComments(doc []byte) []byte {
+	var b bytes.Buffer
+	for _, line := range bytes.Split(doc, []byte("\n")) {
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
+			b.Write(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.Bytes()
+}
+
+// Snapshots defaults the resources, groups them by trench and validates each one against the
+// others of its trench, as the webhooks would at creation. Resources without a namespace get
+// namespace. The snapshots are sorted by namespace and trench name; errors name the source,
+// the resource and the field.
+func Snapshots(resources []Resource, namespace string) ([]*meridiov1.Snapshot, []error) {
+	type key struct{ ns, trench string }
+	byTrench := map[key]*meridiov1.Snapshot{}
+	seen := map[string]string{}
+	var errs []error
+	get := func(k key) *meridiov1.Snapshot {
+		if byTrench[k] == nil {
+			byTrench[k] = &meridiov1.Snapshot{}
+		}
+		return byTrench[k]
+	}
+	for _, r := range resources {
+		o := r.Object
+		if o.GetNamespace() == "" {
+			o.SetNamespace(namespace)
+		}
+		o.(defaulter).Default()
+		id := fmt.Sprintf("%T %s/%s", o, o.GetNamespace(), o.GetName())
+		if prev, dup := seen[id]; dup {
+			errs = append(errs, fmt.Errorf("%s: %s: also defined in %s", r.Source, describe(o), prev))
+			continue
+		}
+		seen[id] = r.Source
+		switch t := o.(type) {
+		case *meridiov1.Trench:
+			get(key{t.Namespace, t.Name}).Trench = t
+		default:
+			s := get(key{o.GetNamespace(), o.GetLabels()[meridiov1.TrenchLabel]})
+			switch c := o.(type) {
+			case *meridiov1.Attractor:
+				s.Attractors = append(s.Attractors, *c)
+			case *meridiov1.Gateway:
+				s.Gateways = append(s.Gateways, *c)
+			case *meridiov1.Vip:
+				s.Vips = append(s.Vips, *c)
+			case *meridiov1.Conduit:
+				s.Conduits = append(s.Conduits, *c)
+			case *meridiov1.Stream:
+				s.Streams = append(s.Streams, *c)
+			case *meridiov1.Flow:
+				s.Flows = append(s.Flows, *c)
+			}
+		}
+	}
+	for _, r := range resources {
+		o := r.Object
+		s := byTrench[key{o.GetNamespace(), o.GetLabels()[meridiov1.TrenchLabel]}]
+		if t, ok := o.(*meridiov1.Trench); ok {
+			s = byTrench[key{t.Namespace, t.Name}]
+		}
+		for _, e := range meridiov1.ValidateCreate(o, s) {
+			errs = append(errs, fmt.Errorf("%s: %s: %s", r.Source, describe(o), e.Error()))
+		}
+	}
+	var out []*meridiov1.Snapshot
+	for _, s := range byTrench {
+		if s.Trench != nil {
+			s.Sort()
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Trench, out[j].Trench
+		return a.Namespace < b.Namespace || (a.Namespace == b.Namespace && a.Name < b.Name)
+	})
+	return out, errs
+}
+
+func describe(o meridiov1.Object) string {
+	kind := strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1alpha1.")
+	return fmt.Sprintf("%s %s/%s", kind, o.GetNamespace(), o.GetName())
+}

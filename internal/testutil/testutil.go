@@ -1,0 +1,52 @@
+// Package testutil holds small helpers shared by the tests.
+package testutil
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meridio-operator/meridio-operator/internal/localapi"
+)
+
+// RepoRoot returns the directory holding go.mod.
+func RepoRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			panic("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// MustDecode decodes one YAML object or fails the test.
+func MustDecode(t testing.TB, doc string) *unstructured.Unstructured {
+	t.Helper()
+	objs, err := localapi.DecodeYAML([]byte(doc))
+	require.NoError(t, err)
+	require.Len(t, objs, 1)
+	return objs[0]
+}
+
+// Namespace creates a namespace with a unique name for one test.
+func Namespace(t testing.TB, c client.Client) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
+	require.NoError(t, c.Create(context.Background(), ns))
+	return ns.Name
+}
