@@ -1,7 +1,6 @@
 package render
 
 import (
-	"fmt"
 	"math"
 	"time"
 
@@ -106,14 +105,6 @@ type cfgItems[T any] struct {
 func configMap(s *meridiov1.Snapshot, set *Settings) (*corev1.ConfigMap, error) {
 	t := s.Trench.Name
 	data := map[string]string{}
-	put := func(key string, v any) error {
-		b, err := yaml.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("marshal %s: %w", key, err)
-		}
-		data[key] = string(b)
-		return nil
-	}
 	var (
 		vips       = cfgItems[cfgVip]{Items: []cfgVip{}}
 		gateways   = cfgItems[cfgGateway]{Items: []cfgGateway{}}
@@ -165,17 +156,18 @@ func configMap(s *meridiov1.Snapshot, set *Settings) (*corev1.ConfigMap, error) 
 			ByteMatches:           f.Spec.ByteMatches,
 		})
 	}
-	for _, kv := range []struct {
-		key string
-		v   any
-	}{
-		{KeyTrench, cfgTrench{Name: t}}, {KeyVips, vips}, {KeyGateways, gateways}, {KeyAttractors, attractors},
-		{KeyConduits, conduits}, {KeyStreams, streams}, {KeyFlows, flows},
-	} {
-		if err := put(kv.key, kv.v); err != nil {
-			return nil, err
-		}
+	trenchYAML, err := yaml.Marshal(cfgTrench{Name: t})
+	if err != nil {
+		return nil, err
 	}
+	data[KeyTrench] = string(trenchYAML)
+	w := &yamlWriter{}
+	data[KeyVips] = writeItems(w, vips.Items, (*cfgVip).write)
+	data[KeyGateways] = writeItems(w, gateways.Items, (*cfgGateway).write)
+	data[KeyAttractors] = writeItems(w, attractors.Items, (*cfgAttractor).write)
+	data[KeyConduits] = writeItems(w, conduits.Items, (*cfgConduit).write)
+	data[KeyStreams] = writeItems(w, streams.Items, (*cfgStream).write)
+	data[KeyFlows] = writeItems(w, flows.Items, (*cfgFlow).write)
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: set.name("meridio-configuration", t), Namespace: s.Trench.Namespace},
