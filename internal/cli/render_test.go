@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func runCLI(stdin string, args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = Main(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func Test_renderExamples(t *testing.T) {
+	code, out, stderr := runCLI("", "render", "-f", "../../examples")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, 36, strings.Count(out, "\nkind: "), "9 objects for each of the 4 example trenches")
+	for _, name := range []string{"meridio-configuration-trench-a", "stateless-lb-frontend-v4-attractor", "proxy-v6-conduit", "pdb-m-attractor"} {
+		assert.Contains(t, out, "name: "+name)
+	}
+	code, again, _ := runCLI("", "render", "-f", "../../examples")
+	require.Equal(t, 0, code)
+	assert.Equal(t, out, again, "the same input gives the same bytes")
+}
+
+func Test_renderJSONFromStdin(t *testing.T) {
+	data, err := os.ReadFile("../../examples/trench-a.yaml")
+	require.NoError(t, err)
+	code, out, stderr := runCLI(string(data), "render", "-f", "-", "-n", "ns1", "-o", "json")
+	require.Equal(t, 0, code, stderr)
+	var list struct {
+		Items []struct {
+			Kind     string `json:"kind"`
+			Metadata struct{ Namespace string } `json:"metadata"`
+		} `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &list))
+	require.Len(t, list.Items, 9)
+	for _, it := range list.Items {
+		assert.Equal(t, "ns1", it.Metadata.Namespace)
+	}
+}
+
+func Test_renderOutputDir(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := runCLI("", "render", "-f", "../../examples/trench-a.yaml", "-f", "../../examples/ipv6-static-bfd.yaml", "--output-dir", dir)
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, out)
+	root, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- default/trench-a\n- default/trench-v6\n", string(root))
+	entries, err := os.ReadDir(filepath.Join(dir, "default", "trench-a"))
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Equal(t, []string{
+		"configmap-meridio-configuration-trench-a.yaml", "daemonset-proxy-conduit-stateless.yaml", "deployment-nse-vlan-attr1.yaml",
+		"deployment-stateless-lb-frontend-attr1.yaml", "kustomization.yaml", "poddisruptionbudget-pdb-attr1.yaml",
+		"service-ipam-service-trench-a.yaml", "service-nsp-service-trench-a.yaml", "statefulset-ipam-trench-a.yaml", "statefulset-nsp-trench-a.yaml",
+	}, names)
+}
+
+// Test_renderInvalidInput: every problem is reported on its own line with file, object and
+// field, the exit code is 1, and nothing is printed or written.
+func Test_renderInvalidInput(t *testing.T) {
+	bad := `apiVersion: meridio.nordix.org/v1alpha1
+kind: Trench
+metadata: {name: t}
+spec: {ip-family: ipv5}
+---
+apiVersion: meridio.nordix.org/v1alpha1
+kind: Vip
+metadata: {name: v, labels: {trench: t}}
+spec: {address: 10.0.0.1/24}
+---
+apiVersion: meridio.nordix.org/v1alpha1
+kind: Flow
+metadata: {name: f, labels: {trench: elsewhere}}
+spec: {vips: [v], protocols: [tcp], priority: 1}
+---
+apiVersion: meridio.nordix.org/v1alpha1
+kind: Stream
+metadata: {name: s, labels: {trench: t}}
+spec: {max-targets: "many"}
+---
+apiVersion: meridio.nordix.org/v1alpha1
+kind: Conduit
+metadata: {name: c, labels: {trench: t}}
+spec: {unknown-field: 1}
+`
+	dir := t.TempDir()
+	file := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(bad), 0o644))
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runCLI("", "render", "-f", file, "--output-dir", out)
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	_, err := os.Stat(out)
+	assert.True(t, os.IsNotExist(err), "nothing is written")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	require.Len(t, lines, 5, stderr)
+	for i, want := range []string{
+		file + "#4: ", // the strict decoder names the field
+		file + "#5: ",
+		file + "#1: Trench default/t: spec.ip-family",
+		file + "#2: Vip default/v: spec.address",
+		file + "#3: Flow default/f: metadata.labels[trench]",
+	} {
+		assert.True(t, strings.HasPrefix(lines[i], want), "line %d: %q does not start with %q", i, lines[i], want)
+	}
+	assert.Contains(t, lines[0], "max-targets")
+	assert.Contains(t, lines[1], "unknown-field")
+}
+
+func Test_usage(t *testing.T) {
+	code, _, stderr := runCLI("", "render")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "usage: meridio-operator render")
+	code, _, _ = runCLI("", "bogus")
+	assert.Equal(t, 2, code)
+}
