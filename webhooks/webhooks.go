@@ -82,7 +82,7 @@ func (v *validator[T]) ValidateCreate(ctx context.Context, obj T) (admission.War
 	if errs := meridiov1.ValidateCreate(obj, s); len(errs) > 0 {
 		return nil, invalid(obj, errs)
 	}
-	return obj.Warnings(s), nil
+	return meridiov1.Messages(obj.Findings(s)), nil
 }
 
 // ValidateUpdate refuses changes of immutable fields (Forbidden) and objects that break a rule.
@@ -98,7 +98,7 @@ func (v *validator[T]) ValidateUpdate(ctx context.Context, oldObj, obj T) (admis
 	if errs := obj.Validate(s); len(errs) > 0 {
 		return nil, invalid(obj, errs)
 	}
-	return obj.Warnings(s), nil
+	return meridiov1.Messages(obj.Findings(s)), nil
 }
 
 // ValidateDelete allows every deletion.

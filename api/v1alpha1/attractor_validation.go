@@ -88,10 +88,10 @@ func (a *Attractor) ValidateUpdate(old Object) field.ErrorList {
 	return errs
 }
 
-// Warnings reports references to conduits, gateways and vips that do not exist, and prefixes
+// Findings reports references to conduits, gateways and vips that do not exist, and prefixes
 // of the wrong family.
-func (a *Attractor) Warnings(s *Snapshot) []string {
-	var w []string
+func (a *Attractor) Findings(s *Snapshot) []Finding {
+	var w []Finding
 	trench := a.Labels[TrenchLabel]
 	for i, c := range a.Spec.Composites {
 		if s.Conduit(c) == nil {
@@ -110,10 +110,10 @@ func (a *Attractor) Warnings(s *Snapshot) []string {
 	}
 	iface := specPath.Child("interface")
 	if f := ipFamilyOf(a.Spec.Interface.IPv4Prefix); f == IPv6 {
-		w = append(w, fmt.Sprintf("%s: %q is an IPv6 prefix", iface.Child("ipv4-prefix"), a.Spec.Interface.IPv4Prefix))
+		w = append(w, Finding{Reason: IPFamilyMismatchReason, Message: fmt.Sprintf("%s: %q is an IPv6 prefix", iface.Child("ipv4-prefix"), a.Spec.Interface.IPv4Prefix)})
 	}
 	if f := ipFamilyOf(a.Spec.Interface.IPv6Prefix); f == IPv4 {
-		w = append(w, fmt.Sprintf("%s: %q is an IPv4 prefix", iface.Child("ipv6-prefix"), a.Spec.Interface.IPv6Prefix))
+		w = append(w, Finding{Reason: IPFamilyMismatchReason, Message: fmt.Sprintf("%s: %q is an IPv4 prefix", iface.Child("ipv6-prefix"), a.Spec.Interface.IPv6Prefix)})
 	}
 	return w
 }

@@ -61,9 +61,9 @@ func validateProtocol(path *field.Path, p TransportProtocol) field.ErrorList {
 // ValidateUpdate allows every change but the trench label.
 func (c *Conduit) ValidateUpdate(_ Object) field.ErrorList { return nil }
 
-// Warnings reports port NATs naming vips that do not exist.
-func (c *Conduit) Warnings(s *Snapshot) []string {
-	var w []string
+// Findings reports port NATs naming vips that do not exist.
+func (c *Conduit) Findings(s *Snapshot) []Finding {
+	var w []Finding
 	for i, n := range c.Spec.DestinationPortNats {
 		for k, v := range n.Vips {
 			if s.Vip(v) == nil {

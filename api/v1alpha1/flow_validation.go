@@ -63,9 +63,9 @@ func (f *Flow) validateVipSharing(s *Snapshot) field.ErrorList {
 // ValidateUpdate allows every change but the trench label.
 func (f *Flow) ValidateUpdate(_ Object) field.ErrorList { return nil }
 
-// Warnings reports a stream or vips that do not exist and source subnets of the wrong family.
-func (f *Flow) Warnings(s *Snapshot) []string {
-	var w []string
+// Findings reports a stream or vips that do not exist and source subnets of the wrong family.
+func (f *Flow) Findings(s *Snapshot) []Finding {
+	var w []Finding
 	trench := f.Labels[TrenchLabel]
 	if f.Spec.Stream != "" && s.Stream(f.Spec.Stream) == nil {
 		w = append(w, missing(specPath.Child("stream"), "Stream", f.Spec.Stream, trench))

@@ -134,7 +134,7 @@ func (b BfdSpec) validate(path *field.Path) field.ErrorList {
 // ValidateUpdate allows every change but the trench label.
 func (g *Gateway) ValidateUpdate(_ Object) field.ErrorList { return nil }
 
-// Warnings reports an address whose family does not fit the trench.
-func (g *Gateway) Warnings(s *Snapshot) []string {
+// Findings reports an address whose family does not fit the trench.
+func (g *Gateway) Findings(s *Snapshot) []Finding {
 	return warnFamily(s, specPath.Child("address"), g.Spec.Address)
 }

@@ -29,10 +29,10 @@ func (s *Stream) ValidateUpdate(old Object) field.ErrorList {
 	return immutable(specPath.Child("max-targets"), old.(*Stream).Spec.MaxTargets, s.Spec.MaxTargets)
 }
 
-// Warnings reports a conduit that does not exist.
-func (s *Stream) Warnings(snap *Snapshot) []string {
+// Findings reports a conduit that does not exist.
+func (s *Stream) Findings(snap *Snapshot) []Finding {
 	if s.Spec.Conduit != "" && snap.Conduit(s.Spec.Conduit) == nil {
-		return []string{missing(specPath.Child("conduit"), "Conduit", s.Spec.Conduit, s.Labels[TrenchLabel])}
+		return []Finding{missing(specPath.Child("conduit"), "Conduit", s.Spec.Conduit, s.Labels[TrenchLabel])}
 	}
 	return nil
 }

@@ -27,5 +27,5 @@ func (t *Trench) ValidateUpdate(old Object) field.ErrorList {
 	return immutable(specPath.Child("ip-family"), old.(*Trench).Spec.IPFamily, t.Spec.IPFamily)
 }
 
-// Warnings has nothing to report for a trench.
-func (t *Trench) Warnings(_ *Snapshot) []string { return nil }
+// Findings has nothing to report for a trench.
+func (t *Trench) Findings(_ *Snapshot) []Finding { return nil }

@@ -17,9 +17,9 @@ type Validated interface {
 	Validate(s *Snapshot) field.ErrorList
 	// ValidateUpdate checks what may not change from old (an object of the same kind).
 	ValidateUpdate(old Object) field.ErrorList
-	// Warnings lists what is admitted but probably wrong: references to resources that do not
+	// Findings lists what is admitted but probably wrong: references to resources that do not
 	// exist (yet) and address families that do not fit the trench.
-	Warnings(s *Snapshot) []string
+	Findings(s *Snapshot) []Finding
 }
 
 var (
@@ -83,22 +83,26 @@ func deref(v any) any {
 	return v
 }
 
-// missing formats a warning for a reference to a resource that does not exist.
-func missing(path *field.Path, kind, name, trench string) string {
-	return fmt.Sprintf("%s: %s %q not found in trench %q", path, kind, name, trench)
+// missing reports a reference to a resource that does not exist.
+func missing(path *field.Path, kind, name, trench string) Finding {
+	return Finding{Reason: kind + "NotFound", Message: fmt.Sprintf("%s: %s %q not found in trench %q", path, kind, name, trench)}
 }
 
-// familyMismatch formats a warning for an address whose family does not fit the trench.
-func familyMismatch(path *field.Path, value, family, trenchFamily string) string {
-	return fmt.Sprintf("%s: %q is %s but the trench is %s", path, value, family, trenchFamily)
-}
-
-// warnFamily returns a warning if value's family does not fit the trench of s.
-func warnFamily(s *Snapshot, path *field.Path, value string) []string {
+// warnFamily reports value if its family does not fit the trench of s.
+func warnFamily(s *Snapshot, path *field.Path, value string) []Finding {
 	if f := ipFamilyOf(value); !familyFits(s.Family(), f) {
-		return []string{familyMismatch(path, value, f, s.Family())}
+		return []Finding{{Reason: IPFamilyMismatchReason, Message: fmt.Sprintf("%s: %q is %s but the trench is %s", path, value, f, s.Family())}}
 	}
 	return nil
+}
+
+// Messages returns the messages of findings, as admission warnings.
+func Messages(findings []Finding) []string {
+	var out []string
+	for _, f := range findings {
+		out = append(out, f.Message)
+	}
+	return out
 }
 
 // sameObject tells whether two objects are the same resource (by name).

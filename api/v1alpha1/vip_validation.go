@@ -13,7 +13,7 @@ func (v *Vip) Validate(_ *Snapshot) field.ErrorList {
 // ValidateUpdate allows every change but the trench label.
 func (v *Vip) ValidateUpdate(_ Object) field.ErrorList { return nil }
 
-// Warnings reports an address whose family does not fit the trench.
-func (v *Vip) Warnings(s *Snapshot) []string {
+// Findings reports an address whose family does not fit the trench.
+func (v *Vip) Findings(s *Snapshot) []Finding {
 	return warnFamily(s, specPath.Child("address"), v.Spec.Address)
 }

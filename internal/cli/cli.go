@@ -4,6 +4,11 @@ package cli
 import (
 	"fmt"
 	"io"
+	"reflect"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 const usage = `usage: meridio-operator <command> [flags]
@@ -41,3 +46,21 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 }
+
+func metaList(list client.ObjectList) ([]metav1.Object, error) {
+	objs, err := apimeta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metav1.Object, 0, len(objs))
+	for _, o := range objs {
+		m, err := apimeta.Accessor(o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func kindName(o client.Object) string { return reflect.TypeOf(o).Elem().Name() }

@@ -37,7 +37,7 @@ func Test_renderJSONFromStdin(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	var list struct {
 		Items []struct {
-			Kind     string `json:"kind"`
+			Kind     string                     `json:"kind"`
 			Metadata struct{ Namespace string } `json:"metadata"`
 		} `json:"items"`
 	}

@@ -1,7 +1,287 @@
 package cli
 
-import "io"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	uzap "go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/clustersink"
+	"github.com/meridio-operator/meridio-operator/controllers"
+	"github.com/meridio-operator/meridio-operator/internal/localapi"
+	"github.com/meridio-operator/meridio-operator/render"
+	"github.com/meridio-operator/meridio-operator/webhooks"
+)
+
+// runOptions are the flags of the run command.
+type runOptions struct {
+	namespace      string
+	metricsAddr    string
+	probeAddr      string
+	leaderElect    bool
+	webhookPort    int
+	webhookCertDir string
+	mutating       bool
+	sink           string
+	logLevel       string
+	templates      string
+	local          bool
+	apply          string
+	keepRunning    bool
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// podNamespace is the namespace the operator runs in: WATCH_NAMESPACE, POD_NAMESPACE, the
+// service account's namespace, or "default".
+func podNamespace() string {
+	for _, env := range []string{"WATCH_NAMESPACE", "POD_NAMESPACE"} {
+		if v := os.Getenv(env); v != "" {
+			return v
+		}
+	}
+	if data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		return strings.TrimSpace(string(data))
+	}
+	return "default"
+}
 
 func runCommand(args []string, stdout, stderr io.Writer) int {
-	return 2
+	o := runOptions{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.namespace, "namespace", podNamespace(), "namespace whose Meridio resources are reconciled (default: the operator's own)")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint (0 turns it off)")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one replica reconciles")
+	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the admission webhook server")
+	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the webhook server's tls.crt and tls.key")
+	fs.BoolVar(&o.mutating, "enable-mutating-webhook", envOr("ENABLE_MUTATING_WEBHOOK", "true") != "false", "serve the Gateway defaulting webhook (ENABLE_MUTATING_WEBHOOK)")
+	fs.StringVar(&o.sink, "sink", "cluster", "where rendered objects go: cluster")
+	fs.StringVar(&o.logLevel, "log-level", "info", "operator log level: debug, info or error")
+	fs.StringVar(&o.templates, "resource-templates", os.Getenv("RESOURCE_TEMPLATES_DIR"), "directory of user resource-requirement templates")
+	fs.BoolVar(&o.local, "local", false, "start an embedded kube-apiserver and etcd (from bin/, see make testenv) instead of using a cluster")
+	fs.StringVar(&o.apply, "apply", "", "with --local: a directory of Meridio resources to create once the operator runs")
+	fs.BoolVar(&o.keepRunning, "keep-running", false, "with --local: keep running after the applied resources converge")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := newLogger(o.logLevel, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	ctrl.SetLogger(log)
+	if o.sink != "cluster" {
+		fmt.Fprintf(stderr, "--sink=%s: only the cluster sink is available in this version\n", o.sink)
+		return 2
+	}
+	settings, err := render.SettingsFromEnv(os.LookupEnv, o.templates)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if o.local {
+		err = runLocal(ctx, o, settings, stdout)
+	} else {
+		err = runInCluster(ctx, o, settings)
+	}
+	if err != nil {
+		log.Error(err, "operator stopped")
+		return 1
+	}
+	return 0
+}
+
+func newLogger(level string, w io.Writer) (logr.Logger, error) {
+	lvl := map[string]uzap.Level{"debug": uzap.DebugLevel, "info": uzap.InfoLevel, "error": uzap.ErrorLevel}[strings.ToLower(level)]
+	if _, ok := map[string]bool{"debug": true, "info": true, "error": true}[strings.ToLower(level)]; !ok {
+		return logr.Logger{}, fmt.Errorf("--log-level %q: want debug, info or error", level)
+	}
+	return zap.New(zap.WriteTo(w), zap.Level(lvl)), nil
+}
+
+// cacheOptions scope the cache to one namespace, and the rendered kinds to the objects the
+// operator manages (a namespace may hold many other ConfigMaps and Deployments).
+func cacheOptions(o *ctrl.Options, namespace string) {
+	managed := labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedByValue})
+	byObject := map[client.Object]cache.ByObject{}
+	for _, obj := range clustersink.ManagedObjects() {
+		byObject[obj] = cache.ByObject{Label: managed}
+	}
+	o.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}, ByObject: byObject}
+}
+
+// setup registers the reconciler and the webhooks with the manager.
+func setup(mgr ctrl.Manager, settings render.Settings) error {
+	r := &controllers.TrenchReconciler{
+		Client:   mgr.GetClient(),
+		Sink:     &clustersink.Sink{Client: mgr.GetClient()},
+		Settings: settings,
+		Recorder: mgr.GetEventRecorder("meridio-operator"),
+	}
+	return r.SetupWithManager(mgr)
+}
+
+func runInCluster(ctx context.Context, o runOptions, settings render.Settings) error {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return err
+	}
+	opts := ctrl.Options{
+		Scheme:                 localapi.Scheme(),
+		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress: o.probeAddr,
+		LeaderElection:         o.leaderElect,
+		LeaderElectionID:       "132659e3.nordix.org",
+		WebhookServer:          webhook.NewServer(webhook.Options{Port: o.webhookPort, CertDir: o.webhookCertDir}),
+	}
+	cacheOptions(&opts, o.namespace)
+	mgr, err := ctrl.NewManager(cfg, opts)
+	if err != nil {
+		return err
+	}
+	if err := webhooks.Setup(mgr, o.mutating); err != nil {
+		return err
+	}
+	if err := setup(mgr, settings); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return err
+	}
+	ctrl.Log.Info("starting", "namespace", o.namespace, "sink", o.sink, "mutatingWebhook", o.mutating)
+	return mgr.Start(ctx)
+}
+
+// runLocal runs the operator against an embedded API server, creates the resources of
+// o.apply, waits until every rendered object exists, and prints what it made.
+func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdout io.Writer) error {
+	env, err := localapi.Start(localapi.Options{
+		NoMutatingWebhook: !o.mutating,
+		ManagerOptions:    func(mo *ctrl.Options) { cacheOptions(mo, o.namespace) },
+		Setup:             func(mgr ctrl.Manager) error { return setup(mgr, settings) },
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+	fmt.Fprintf(stdout, "embedded API server at %s; operator watching namespace %q\n", env.Config.Host, o.namespace)
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	if o.apply != "" {
+		files, err := filepath.Glob(filepath.Join(o.apply, "*.yaml"))
+		if err != nil {
+			return err
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			if err := localapi.ApplyFile(ctx, env.Client, f, o.namespace); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "applied %s\n", f)
+		}
+		start := time.Now()
+		if err := waitRendered(ctx, env.Client, o.namespace); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "every trench rendered and applied in %s\n\n", time.Since(start).Round(time.Millisecond))
+		if err := printSummary(ctx, env.Client, o.namespace, stdout); err != nil {
+			return err
+		}
+	}
+	if !o.keepRunning {
+		return nil
+	}
+	fmt.Fprintln(stdout, "running; Ctrl-C stops the operator and the embedded API server")
+	<-ctx.Done()
+	return nil
+}
+
+// waitRendered waits until every trench of the namespace has observed its generation.
+func waitRendered(ctx context.Context, c client.Client, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		var trenches meridiov1.TrenchList
+		if err := c.List(ctx, &trenches, client.InNamespace(namespace)); err != nil {
+			return err
+		}
+		done := true
+		for _, t := range trenches.Items {
+			if t.Status.ObservedGeneration != t.Generation || len(t.Status.Conditions) == 0 {
+				done = false
+			}
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("timed out waiting for the trenches to be rendered")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// printSummary prints every trench with its conditions and its live objects.
+func printSummary(ctx context.Context, c client.Client, namespace string, w io.Writer) error {
+	var trenches meridiov1.TrenchList
+	if err := c.List(ctx, &trenches, client.InNamespace(namespace)); err != nil {
+		return err
+	}
+	for _, t := range trenches.Items {
+		fmt.Fprintf(w, "trench %s (%s)\n", t.Name, t.Spec.IPFamily)
+		for _, cond := range t.Status.Conditions {
+			fmt.Fprintf(w, "  %-12s %-6s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+		}
+		for i, list := range clustersink.ManagedLists() {
+			if err := c.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{render.LabelTrench: t.Name}); err != nil {
+				return err
+			}
+			items, err := metaList(list)
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				fmt.Fprintf(w, "  %s/%s\n", kindName(clustersink.ManagedObjects()[i]), it.GetName())
+			}
+		}
+	}
+	fmt.Fprintln(w, "\n(no kube-controller-manager runs here, so workloads get no pods and stay Progressing)")
+	return nil
 }

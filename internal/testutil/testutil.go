@@ -8,13 +8,22 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 )
+
+// StartEnv starts a local API server for a test package, logging to stderr.
+func StartEnv(opts localapi.Options) (*localapi.Env, error) {
+	log.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapcore.InfoLevel)))
+	return localapi.Start(opts)
+}
 
 // RepoRoot returns the directory holding go.mod.
 func RepoRoot() string {

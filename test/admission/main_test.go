@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
+	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
 var (
@@ -22,12 +23,12 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	var err error
-	if env, err = localapi.Start(localapi.Options{}); err != nil {
+	if env, err = testutil.StartEnv(localapi.Options{}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
-	if plainEnv, err = localapi.Start(localapi.Options{NoMutatingWebhook: true}); err != nil {
+	if plainEnv, err = testutil.StartEnv(localapi.Options{NoMutatingWebhook: true}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -1,0 +1,212 @@
+// Package clustersink delivers rendered objects to the cluster the operator runs in: it applies
+// with server-side apply only the objects whose live state differs from the render, and deletes
+// the objects of a trench that are no longer rendered.
+package clustersink
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/render"
+)
+
+// FieldOwner is the field manager of every apply.
+const FieldOwner = "meridio-operator"
+
+// ManagedLists are the kinds a trench's workload set is made of, as lists to prune from.
+func ManagedLists() []client.ObjectList {
+	return []client.ObjectList{
+		&corev1.ConfigMapList{}, &corev1.ServiceList{}, &appsv1.StatefulSetList{},
+		&appsv1.DeploymentList{}, &appsv1.DaemonSetList{}, &policyv1.PodDisruptionBudgetList{},
+	}
+}
+
+// ManagedObjects are the kinds of ManagedLists, as objects to watch.
+func ManagedObjects() []client.Object {
+	return []client.Object{
+		&corev1.ConfigMap{}, &corev1.Service{}, &appsv1.StatefulSet{},
+		&appsv1.Deployment{}, &appsv1.DaemonSet{}, &policyv1.PodDisruptionBudget{},
+	}
+}
+
+// Sink applies and prunes through a client whose reads come from the manager's cache.
+type Sink struct {
+	Client client.Client
+}
+
+// Report says what an Apply or Prune changed, as "Kind/name" strings.
+type Report struct {
+	Applied []string
+	Pruned  []string
+}
+
+// Owners maps the Meridio resources of a trench to their UIDs, for owner references.
+type Owners map[render.Owner]types.UID
+
+// OwnersOf returns the UIDs of the trench, attractors and conduits of a snapshot.
+func OwnersOf(s *meridiov1.Snapshot) Owners {
+	o := Owners{render.OwnerOf(s.Trench): s.Trench.UID}
+	for i := range s.Attractors {
+		o[render.OwnerOf(&s.Attractors[i])] = s.Attractors[i].UID
+	}
+	for i := range s.Conduits {
+		o[render.OwnerOf(&s.Conduits[i])] = s.Conduits[i].UID
+	}
+	return o
+}
+
+// Apply makes every rendered object of res live, writing only those that differ from the live
+// state, then deletes the trench's objects that are no longer rendered.
+func (s *Sink) Apply(ctx context.Context, res *render.Result, owners Owners) (Report, error) {
+	var rep Report
+	var errs []error
+	keep := map[string]bool{}
+	for _, it := range res.Items {
+		id := ID(it.Object)
+		keep[id] = true
+		desired, err := s.desired(it, owners)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		same, err := s.upToDate(ctx, it.Object, desired)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if same {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: desired}
+		if err := s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner)); err != nil {
+			errs = append(errs, fmt.Errorf("apply %s: %w", id, err))
+			continue
+		}
+		rep.Applied = append(rep.Applied, id)
+	}
+	if len(errs) > 0 {
+		// Pruning after a failed apply could remove what the failed objects still need.
+		return rep, kerrors.NewAggregate(errs)
+	}
+	pruned, err := s.Prune(ctx, res.Namespace, res.Trench, keep)
+	rep.Pruned = pruned
+	return rep, err
+}
+
+// desired is the object as applied: the render plus an owner reference to its resource.
+func (s *Sink) desired(it render.Item, owners Owners) (map[string]any, error) {
+	obj := it.Object.DeepCopyObject().(client.Object)
+	uid, ok := owners[it.Owner]
+	if !ok {
+		return nil, fmt.Errorf("apply %s: no UID for owner %s/%s", ID(it.Object), it.Owner.Kind, it.Owner.Name)
+	}
+	obj.SetOwnerReferences([]metav1.OwnerReference{{
+		APIVersion:         meridiov1.GroupVersion.String(),
+		Kind:               it.Owner.Kind,
+		Name:               it.Owner.Name,
+		UID:                uid,
+		Controller:         ptr.To(true),
+		BlockOwnerDeletion: ptr.To(true),
+	}})
+	m, err := render.Clean(obj)
+	if err != nil {
+		return nil, err
+	}
+	n, err := normalize(m)
+	if err != nil {
+		return nil, err
+	}
+	return n.(map[string]any), nil
+}
+
+// upToDate reads the live object (from the cache) and tells whether applying desired would
+// change nothing.
+func (s *Sink) upToDate(ctx context.Context, rendered client.Object, desired map[string]any) (bool, error) {
+	live := reflect.New(reflect.TypeOf(rendered).Elem()).Interface().(client.Object)
+	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(rendered), live); apierrors.IsNotFound(err) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("get %s: %w", ID(rendered), err)
+	}
+	if live.GetDeletionTimestamp() != nil {
+		return false, nil
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return false, err
+	}
+	n, err := normalize(m)
+	if err != nil {
+		return false, err
+	}
+	return covers(desired, n), nil
+}
+
+// Prune deletes the objects labelled as the trench's that keep does not name ("Kind/name").
+func (s *Sink) Prune(ctx context.Context, namespace, trench string, keep map[string]bool) ([]string, error) {
+	var pruned []string
+	var errs []error
+	sel := client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue, render.LabelTrench: trench}
+	for i, list := range ManagedLists() {
+		if err := s.Client.List(ctx, list, client.InNamespace(namespace), sel); err != nil {
+			errs = append(errs, fmt.Errorf("list for pruning: %w", err))
+			continue
+		}
+		kind := reflect.TypeOf(ManagedObjects()[i]).Elem().Name()
+		items, err := metaItems(list)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, obj := range items {
+			id := kind + "/" + obj.GetName()
+			if keep[id] || obj.GetDeletionTimestamp() != nil {
+				continue
+			}
+			if err := s.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+				errs = append(errs, fmt.Errorf("prune %s: %w", id, err))
+				continue
+			}
+			pruned = append(pruned, id)
+		}
+	}
+	sort.Strings(pruned)
+	return pruned, kerrors.NewAggregate(errs)
+}
+
+func metaItems(list client.ObjectList) ([]client.Object, error) {
+	objs, err := apimeta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(client.Object))
+	}
+	return out, nil
+}
+
+// ID is how reports and keep sets name an object: "Kind/name".
+func ID(obj client.Object) string {
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	if kind == "" {
+		kind = reflect.TypeOf(obj).Elem().Name()
+	}
+	return kind + "/" + obj.GetName()
+}

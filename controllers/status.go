@@ -1,0 +1,153 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/render"
+)
+
+// liveState is what the operator knows of one rendered object in the cluster.
+type liveState struct {
+	// ID is "Kind/name".
+	ID string
+	// Current: the object exists, matches the render, and (for workloads) kstatus says Current.
+	Current bool
+	// Message says why it is not current.
+	Message string
+}
+
+// statusInputs is everything the status of one resource is computed from.
+type statusInputs struct {
+	generation int64
+	// objects are the live states of the objects rendered for the resource.
+	objects []liveState
+	// problems stop the resource from being rendered as asked (Stalled).
+	problems []render.Problem
+	// findings are dangling references and family mismatches.
+	findings []meridiov1.Finding
+	// excluded, when set, says why the resource is left out of the configuration.
+	excluded string
+	// applyErr failed the delivery of the trench.
+	applyErr error
+	// trenchMissing: the trench named by the label does not exist.
+	trenchMissing bool
+}
+
+// conditionMessageLimit keeps condition messages short enough for kubectl output.
+const conditionMessageLimit = 512
+
+// computeStatus sets observedGeneration and the Ready, Reconciling and Stalled conditions.
+// It is pure: the same inputs give the same status (transition times aside, which
+// SetStatusCondition keeps when a condition does not change).
+func computeStatus(st *meridiov1.Status, in statusInputs) {
+	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
+		if len(msg) > conditionMessageLimit {
+			msg = msg[:conditionMessageLimit-3] + "..."
+		}
+		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: in.generation})
+	}
+	ready := func(s metav1.ConditionStatus, reason, msg string) { set(meta.ReadyCondition, s, reason, msg) }
+	clear := func(types ...string) {
+		for _, t := range types {
+			apimeta.RemoveStatusCondition(&st.Conditions, t)
+		}
+	}
+
+	switch {
+	case in.trenchMissing:
+		ready(metav1.ConditionFalse, meridiov1.TrenchNotFoundReason, "the trench named by the label trench does not exist")
+		set(meta.StalledCondition, metav1.ConditionTrue, meridiov1.TrenchNotFoundReason, "waiting for the trench to be created")
+		clear(meta.ReconcilingCondition)
+		st.ObservedGeneration = in.generation
+		return
+	case len(in.problems) > 0:
+		var msgs []string
+		for _, p := range in.problems {
+			msgs = append(msgs, p.Message)
+		}
+		msg := strings.Join(msgs, "; ")
+		ready(metav1.ConditionFalse, in.problems[0].Reason, msg)
+		set(meta.StalledCondition, metav1.ConditionTrue, in.problems[0].Reason, msg)
+		clear(meta.ReconcilingCondition)
+		st.ObservedGeneration = in.generation
+		return
+	case in.applyErr != nil:
+		// The same generation is retried: observedGeneration stays where it was.
+		ready(metav1.ConditionFalse, meta.ReconciliationFailedReason, in.applyErr.Error())
+		set(meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingWithRetryReason, in.applyErr.Error())
+		clear(meta.StalledCondition)
+		return
+	}
+	clear(meta.StalledCondition)
+	st.ObservedGeneration = in.generation
+
+	var waiting []string
+	for _, o := range in.objects {
+		if !o.Current {
+			waiting = append(waiting, o.ID+": "+o.Message)
+		}
+	}
+	if len(waiting) > 0 {
+		msg := strings.Join(waiting, "; ")
+		ready(metav1.ConditionFalse, meta.ProgressingReason, msg)
+		set(meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingReason, msg)
+		return
+	}
+	clear(meta.ReconcilingCondition)
+	switch {
+	case in.excluded != "":
+		ready(metav1.ConditionFalse, meridiov1.NotConfiguredReason, in.excluded)
+	case len(in.findings) > 0:
+		var msgs []string
+		for _, f := range in.findings {
+			msgs = append(msgs, f.Message)
+		}
+		ready(metav1.ConditionFalse, in.findings[0].Reason, strings.Join(msgs, "; "))
+	default:
+		ready(metav1.ConditionTrue, meta.SucceededReason, readyMessage(in.objects))
+	}
+}
+
+func readyMessage(objects []liveState) string {
+	if len(objects) == 1 && strings.HasPrefix(objects[0].ID, "ConfigMap/") {
+		return "in the configuration " + strings.TrimPrefix(objects[0].ID, "ConfigMap/")
+	}
+	return fmt.Sprintf("%d objects ready", len(objects))
+}
+
+// liveStateOf judges a live object (nil when absent) against its render.
+func liveStateOf(id string, rendered, live map[string]any) liveState {
+	if live == nil {
+		return liveState{ID: id, Message: "not created yet"}
+	}
+	if hashOf(live) != hashOf(rendered) {
+		return liveState{ID: id, Message: "not updated yet"}
+	}
+	res, err := status.Compute(&unstructured.Unstructured{Object: live})
+	if err != nil {
+		return liveState{ID: id, Message: err.Error()}
+	}
+	if res.Status != status.CurrentStatus {
+		msg := res.Message
+		if msg == "" {
+			msg = string(res.Status)
+		}
+		return liveState{ID: id, Message: msg}
+	}
+	return liveState{ID: id, Current: true}
+}
+
+func hashOf(obj map[string]any) string {
+	md, _ := obj["metadata"].(map[string]any)
+	ann, _ := md["annotations"].(map[string]any)
+	h, _ := ann[render.AnnotationHash].(string)
+	return h
+}
