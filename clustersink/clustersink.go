@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/internal/memo"
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
@@ -48,12 +49,18 @@ func ManagedObjects() []client.Object {
 // Sink applies and prunes through a client whose reads come from the manager's cache.
 type Sink struct {
 	Client client.Client
+	// written remembers the applies and deletions, so that a cache lagging behind them does
+	// not cause the same write twice.
+	written memo.Memo
 }
 
 // Report says what an Apply or Prune changed, as "Kind/name" strings.
 type Report struct {
 	Applied []string
 	Pruned  []string
+	// Live holds the objects the API server returned for the applies, by "Kind/name": fresher
+	// than the cache, which has not seen the writes yet.
+	Live map[string]map[string]any
 }
 
 // Owners maps the Meridio resources of a trench to their UIDs, for owner references.
@@ -85,12 +92,12 @@ func (s *Sink) Apply(ctx context.Context, res *render.Result, owners Owners) (Re
 			errs = append(errs, err)
 			continue
 		}
-		same, err := s.upToDate(ctx, it.Object, desired)
+		same, liveRV, err := s.upToDate(ctx, it.Object, desired)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if same {
+		if same || s.written.Repeats(res.Namespace+"/"+id, "apply", liveRV, desired) {
 			continue
 		}
 		u := &unstructured.Unstructured{Object: desired}
@@ -98,7 +105,12 @@ func (s *Sink) Apply(ctx context.Context, res *render.Result, owners Owners) (Re
 			errs = append(errs, fmt.Errorf("apply %s: %w", id, err))
 			continue
 		}
+		s.written.Record(res.Namespace+"/"+id, "apply", liveRV, u.GetResourceVersion(), desired)
 		rep.Applied = append(rep.Applied, id)
+		if rep.Live == nil {
+			rep.Live = map[string]map[string]any{}
+		}
+		rep.Live[id] = u.Object
 	}
 	if len(errs) > 0 {
 		// Pruning after a failed apply could remove what the failed objects still need.
@@ -136,26 +148,26 @@ func (s *Sink) desired(it render.Item, owners Owners) (map[string]any, error) {
 }
 
 // upToDate reads the live object (from the cache) and tells whether applying desired would
-// change nothing.
-func (s *Sink) upToDate(ctx context.Context, rendered client.Object, desired map[string]any) (bool, error) {
+// change nothing; it also returns the live resourceVersion ("" when absent).
+func (s *Sink) upToDate(ctx context.Context, rendered client.Object, desired map[string]any) (bool, string, error) {
 	live := reflect.New(reflect.TypeOf(rendered).Elem()).Interface().(client.Object)
 	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(rendered), live); apierrors.IsNotFound(err) {
-		return false, nil
+		return false, "", nil
 	} else if err != nil {
-		return false, fmt.Errorf("get %s: %w", ID(rendered), err)
+		return false, "", fmt.Errorf("get %s: %w", ID(rendered), err)
 	}
 	if live.GetDeletionTimestamp() != nil {
-		return false, nil
+		return false, live.GetResourceVersion(), nil
 	}
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	n, err := normalize(m)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
-	return covers(desired, n), nil
+	return covers(desired, n), live.GetResourceVersion(), nil
 }
 
 // Prune deletes the objects labelled as the trench's that keep does not name ("Kind/name").
@@ -176,13 +188,15 @@ func (s *Sink) Prune(ctx context.Context, namespace, trench string, keep map[str
 		}
 		for _, obj := range items {
 			id := kind + "/" + obj.GetName()
-			if keep[id] || obj.GetDeletionTimestamp() != nil {
+			if keep[id] || obj.GetDeletionTimestamp() != nil || s.written.Repeats(string(obj.GetUID()), "delete", obj.GetResourceVersion(), true) {
 				continue
 			}
 			if err := s.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 				errs = append(errs, fmt.Errorf("prune %s: %w", id, err))
 				continue
 			}
+			s.written.Record(string(obj.GetUID()), "delete", obj.GetResourceVersion(), obj.GetResourceVersion(), true)
+			s.written.Forget(namespace + "/" + id)
 			pruned = append(pruned, id)
 		}
 	}

@@ -24,6 +24,7 @@ import (
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/clustersink"
+	"github.com/meridio-operator/meridio-operator/internal/memo"
 	"github.com/meridio-operator/meridio-operator/internal/snapshot"
 	"github.com/meridio-operator/meridio-operator/render"
 )
@@ -52,6 +53,10 @@ type TrenchReconciler struct {
 	Sink     Sink
 	Settings render.Settings
 	Recorder events.EventRecorder
+
+	// written remembers status and adoption patches, so that a cache lagging behind them does
+	// not cause the same patch twice.
+	written memo.Memo
 }
 
 // changed passes creations, deletions, and updates of the spec, labels or annotations (the
@@ -112,7 +117,7 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	}
 	rep, applyErr := r.Sink.Apply(ctx, res, clustersink.OwnersOf(s))
 	r.report(s.Trench, rep, applyErr)
-	live, err := r.liveStates(ctx, res)
+	live, err := r.liveStates(ctx, res, rep.Live)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -126,7 +131,7 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 func (r *TrenchReconciler) adopt(ctx context.Context, s *meridiov1.Snapshot) error {
 	ref := metav1.OwnerReference{APIVersion: meridiov1.GroupVersion.String(), Kind: "Trench", Name: s.Trench.Name, UID: s.Trench.UID}
 	for _, o := range resources(s)[1:] {
-		if ownedBy(o, "Trench", s.Trench.Name, s.Trench.UID) {
+		if ownedBy(o, "Trench", s.Trench.Name, s.Trench.UID) || r.written.Repeats(string(o.GetUID()), "adopt", o.GetResourceVersion(), ref) {
 			continue
 		}
 		orig := o.DeepCopyObject().(client.Object)
@@ -134,6 +139,7 @@ func (r *TrenchReconciler) adopt(ctx context.Context, s *meridiov1.Snapshot) err
 		if err := r.Client.Patch(ctx, o, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("adopt %s %s into trench %s: %w", kindOf(o), o.GetName(), s.Trench.Name, err)
 		}
+		r.written.Record(string(o.GetUID()), "adopt", orig.GetResourceVersion(), o.GetResourceVersion(), ref)
 	}
 	return nil
 }
@@ -177,14 +183,19 @@ func (r *TrenchReconciler) reconcileDelete(ctx context.Context, req ctrl.Request
 	return kerrors.NewAggregate(errs)
 }
 
-// liveStates reads every rendered object from the cache and judges it against its render.
-func (r *TrenchReconciler) liveStates(ctx context.Context, res *render.Result) (map[string]liveState, error) {
+// liveStates reads every rendered object (from the apply responses when just written, else
+// from the cache) and judges it against its render.
+func (r *TrenchReconciler) liveStates(ctx context.Context, res *render.Result, written map[string]map[string]any) (map[string]liveState, error) {
 	out := map[string]liveState{}
 	for _, it := range res.Items {
 		id := clustersink.ID(it.Object)
 		rendered, err := runtime.DefaultUnstructuredConverter.ToUnstructured(it.Object)
 		if err != nil {
 			return nil, err
+		}
+		if w, ok := written[id]; ok {
+			out[id] = liveStateOf(id, rendered, w)
+			continue
 		}
 		live := reflect.New(reflect.TypeOf(it.Object).Elem()).Interface().(client.Object)
 		var liveMap map[string]any
@@ -260,19 +271,31 @@ func (r *TrenchReconciler) patchStatuses(ctx context.Context, before, after []me
 	var errs []error
 	for i, o := range after {
 		old := before[i]
-		if reflect.DeepEqual(old.MeridioStatus(), o.MeridioStatus()) {
+		st := withoutTransitionTimes(o.MeridioStatus())
+		if reflect.DeepEqual(old.MeridioStatus(), o.MeridioStatus()) || r.written.Repeats(string(o.GetUID()), "status", old.GetResourceVersion(), st) {
 			continue
 		}
 		if err := r.Client.Status().Patch(ctx, o, client.MergeFrom(old)); client.IgnoreNotFound(err) != nil {
 			errs = append(errs, fmt.Errorf("patch status of %s %s: %w", kindOf(o), o.GetName(), err))
 			continue
 		}
+		r.written.Record(string(o.GetUID()), "status", old.GetResourceVersion(), o.GetResourceVersion(), st)
 		stalled := apimeta.FindStatusCondition(o.MeridioStatus().Conditions, meta.StalledCondition)
 		if stalled != nil && stalled.Status == metav1.ConditionTrue && !apimeta.IsStatusConditionTrue(old.MeridioStatus().Conditions, meta.StalledCondition) {
 			r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, stalled.Reason, "Reconcile", "%s", stalled.Message)
 		}
 	}
 	return kerrors.NewAggregate(errs)
+}
+
+// withoutTransitionTimes copies a status without its transition times, which differ between
+// two computations of the same status from a cache that has not seen the first one.
+func withoutTransitionTimes(s *meridiov1.Status) meridiov1.Status {
+	out := *s.DeepCopy()
+	for i := range out.Conditions {
+		out.Conditions[i].LastTransitionTime = metav1.Time{}
+	}
+	return out
 }
 
 // resources lists the trench (when present) and every resource of the snapshot, as pointers

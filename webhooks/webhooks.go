@@ -115,8 +115,13 @@ func (v *validator[T]) snapshot(ctx context.Context, obj T) (*meridiov1.Snapshot
 		return &meridiov1.Snapshot{}, nil
 	}
 	s, err := snapshot.Load(ctx, v.reader.cache, obj.GetNamespace(), trench)
-	if err != nil || s.Trench != nil {
-		return s, err
+	if err != nil {
+		// A namespace the cache does not cover (the webhook configuration of config/ only
+		// sends the operator's namespace, but a cluster may be set up otherwise).
+		return snapshot.Load(ctx, v.reader.live, obj.GetNamespace(), trench)
+	}
+	if s.Trench != nil {
+		return s, nil
 	}
 	t := &meridiov1.Trench{}
 	switch err := v.reader.live.Get(ctx, client.ObjectKey{Namespace: obj.GetNamespace(), Name: trench}, t); {

@@ -37,6 +37,8 @@ type Options struct {
 	ManagerOptions func(*ctrl.Options)
 	// Setup registers more with the manager (e.g. reconcilers) before it starts.
 	Setup func(ctrl.Manager) error
+	// ManagerConfig adjusts the manager's copy of the API server config (e.g. to count requests).
+	ManagerConfig func(*rest.Config)
 }
 
 // Env is a running API server with a manager.
@@ -109,7 +111,11 @@ func Start(opts Options) (*Env, error) {
 	if opts.ManagerOptions != nil {
 		opts.ManagerOptions(&mo)
 	}
-	if e.Manager, err = ctrl.NewManager(cfg, mo); err != nil {
+	mcfg := rest.CopyConfig(cfg)
+	if opts.ManagerConfig != nil {
+		opts.ManagerConfig(mcfg)
+	}
+	if e.Manager, err = ctrl.NewManager(mcfg, mo); err != nil {
 		return nil, e.stopWith(err)
 	}
 	if err := webhooks.Setup(e.Manager, !opts.NoMutatingWebhook); err != nil {

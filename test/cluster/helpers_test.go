@@ -1,0 +1,129 @@
+package cluster
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// The kube controllers do not run here, so tests write workload status themselves, as the
+// Deployment, StatefulSet and DaemonSet controllers would.
+
+func markDeploymentReady(t *testing.T, name string) {
+	t.Helper()
+	d := get(t, &appsv1.Deployment{}, name)
+	r := *d.Spec.Replicas
+	d.Status = appsv1.DeploymentStatus{
+		ObservedGeneration: d.Generation, Replicas: r, UpdatedReplicas: r, ReadyReplicas: r, AvailableReplicas: r,
+		Conditions: []appsv1.DeploymentCondition{
+			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue},
+			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"},
+		},
+	}
+	require.NoError(t, c.Status().Update(context.Background(), d))
+}
+
+func markStatefulSetReady(t *testing.T, name string) {
+	t.Helper()
+	s := get(t, &appsv1.StatefulSet{}, name)
+	r := *s.Spec.Replicas
+	s.Status = appsv1.StatefulSetStatus{
+		ObservedGeneration: s.Generation, Replicas: r, ReadyReplicas: r, CurrentReplicas: r, UpdatedReplicas: r, AvailableReplicas: r,
+		CurrentRevision: "r1", UpdateRevision: "r1",
+	}
+	require.NoError(t, c.Status().Update(context.Background(), s))
+}
+
+func markDaemonSetReady(t *testing.T, name string) {
+	t.Helper()
+	d := get(t, &appsv1.DaemonSet{}, name)
+	d.Status = appsv1.DaemonSetStatus{
+		ObservedGeneration: d.Generation, DesiredNumberScheduled: 2, CurrentNumberScheduled: 2, UpdatedNumberScheduled: 2,
+		NumberAvailable: 2, NumberReady: 2,
+	}
+	require.NoError(t, c.Status().Update(context.Background(), d))
+}
+
+// reconciles returns how many trench reconciles have finished.
+func reconciles(t *testing.T) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	require.NoError(t, err)
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == "trench" {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
+
+// settle waits until the operator has made no write and finished no reconcile for quiet.
+func settle(t *testing.T, quiet time.Duration) []string {
+	t.Helper()
+	var all []string
+	deadline := time.Now().Add(timeout)
+	last := reconciles(t)
+	for time.Now().Before(deadline) {
+		time.Sleep(quiet)
+		w := writes.take()
+		now := reconciles(t)
+		all = append(all, w...)
+		if len(w) == 0 && now == last {
+			return all
+		}
+		last = now
+	}
+	t.Fatalf("the operator did not settle; writes: %v", all)
+	return nil
+}
+
+// applies keeps the server-side applies of rendered objects among writes.
+func applies(ws []string) []string {
+	var out []string
+	for _, w := range ws {
+		if strings.HasPrefix(w, "PATCH ") && !strings.Contains(w, "/meridio.nordix.org/") && !strings.Contains(w, "/events") {
+			out = append(out, strings.TrimPrefix(w, "PATCH "))
+		}
+	}
+	return out
+}
+
+// nonEvents drops event creations and patches, which are reports, not state.
+func nonEvents(ws []string) []string {
+	var out []string
+	for _, w := range ws {
+		if !strings.Contains(w, "/events") {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func metaItems(list client.ObjectList) ([]client.Object, error) {
+	objs, err := apimeta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(client.Object))
+	}
+	return out, nil
+}

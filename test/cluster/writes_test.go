@@ -1,0 +1,86 @@
+package cluster
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/clustersink"
+	"github.com/meridio-operator/meridio-operator/render"
+)
+
+// resourceVersions of every rendered object of a trench.
+func resourceVersions(t *testing.T, trench string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, list := range clustersink.ManagedLists() {
+		require.NoError(t, c.List(context.Background(), list, client.InNamespace(ns), client.MatchingLabels{render.LabelTrench: trench}))
+		items, err := metaItems(list)
+		require.NoError(t, err)
+		for _, o := range items {
+			out[clustersink.ID(o)] = o.GetResourceVersion()
+		}
+	}
+	return out
+}
+
+// Test_writes: creating a trench applies each rendered object once; reconciling it again
+// without a change writes nothing; a Flow edit writes the ConfigMap and nothing else (the
+// reference operator makes about 3 writes per object it creates and 6-13 per Flow edit).
+func Test_writes(t *testing.T) {
+	settle(t, 300*time.Millisecond)
+	create(t, trenchSet("w1")...)
+	eventually(t, func(c *assert.CollectT) { assert.Len(c, resourceVersions(t, "w1"), 9) }, "rendered")
+	created := settle(t, 500*time.Millisecond)
+	assert.Empty(t, writes.takeNoops(), "no write that changed nothing")
+	got := applies(created)
+	sort.Strings(got)
+	got = slices.Compact(got) // the ConfigMap is written again when resources arrive after the trench
+	assert.Equal(t, []string{
+		"/api/v1/namespaces/meridio/configmaps/meridio-configuration-w1",
+		"/api/v1/namespaces/meridio/services/ipam-service-w1",
+		"/api/v1/namespaces/meridio/services/nsp-service-w1",
+		"/apis/apps/v1/namespaces/meridio/daemonsets/proxy-c-w1",
+		"/apis/apps/v1/namespaces/meridio/deployments/nse-vlan-a-w1",
+		"/apis/apps/v1/namespaces/meridio/deployments/stateless-lb-frontend-a-w1",
+		"/apis/apps/v1/namespaces/meridio/statefulsets/ipam-w1",
+		"/apis/apps/v1/namespaces/meridio/statefulsets/nsp-w1",
+		"/apis/policy/v1/namespaces/meridio/poddisruptionbudgets/pdb-a-w1",
+	}, got, "each rendered object is written once")
+	t.Logf("writes to create a trench of 7 resources: %d (%d applies, the rest adoption, status and events): %v", len(created), len(applies(created)), created)
+
+	// Re-reconcile without a change: an annotation nobody reads triggers the trench.
+	before := resourceVersions(t, "w1")
+	n := reconciles(t)
+	update(t, &meridiov1.Trench{}, "w1", func(tr *meridiov1.Trench) { tr.Annotations = map[string]string{"touched": "1"} })
+	eventually(t, func(c *assert.CollectT) { assert.Greater(c, reconciles(t), n) }, "re-reconciled")
+	assert.Empty(t, settle(t, 300*time.Millisecond), "a reconcile without a change writes nothing")
+	assert.Equal(t, before, resourceVersions(t, "w1"))
+
+	// A Flow edit.
+	update(t, &meridiov1.Flow{}, "f-w1", func(f *meridiov1.Flow) { f.Spec.DestinationPorts = []string{"8080"} })
+	eventually(t, func(c *assert.CollectT) {
+		assert.Contains(c, get(c, &corev1.ConfigMap{}, "meridio-configuration-w1").Data["flows"], "8080")
+	}, "flow edit applied")
+	edit := settle(t, 300*time.Millisecond)
+	assert.Empty(t, writes.takeNoops(), "no write that changed nothing")
+	assert.Equal(t, []string{"/api/v1/namespaces/meridio/configmaps/meridio-configuration-w1"}, applies(edit))
+	assert.Equal(t, []string{
+		"PATCH /api/v1/namespaces/meridio/configmaps/meridio-configuration-w1",
+		"PATCH /apis/meridio.nordix.org/v1alpha1/namespaces/meridio/flows/f-w1/status",
+	}, nonEvents(edit), "the ConfigMap, and the flow's observed generation")
+	after := resourceVersions(t, "w1")
+	for id, rv := range before {
+		if id != "ConfigMap/meridio-configuration-w1" {
+			assert.Equal(t, rv, after[id], id)
+		}
+	}
+}
