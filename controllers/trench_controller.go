@@ -92,7 +92,9 @@ func toTrench(label string) handler.MapFunc {
 func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	log := ctrl.LoggerFrom(ctx)
 	start := time.Now()
-	defer func() { reconcileDuration.WithLabelValues(req.Namespace, req.Name).Observe(time.Since(start).Seconds()) }()
+	defer func() {
+		reconcileDuration.WithLabelValues(req.Namespace, req.Name).Observe(time.Since(start).Seconds())
+	}()
 
 	s, err := snapshot.Load(ctx, r.Client, req.Namespace, req.Name)
 	if err != nil {
