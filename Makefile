@@ -21,13 +21,13 @@ generate: ## Generate deep-copy code.
 manifests: ## Generate CRDs, webhook configurations and RBAC into config/.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) webhook paths=./webhooks/... output:webhook:artifacts:config=config/webhook
-	$(CONTROLLER_GEN) rbac:roleName=operator-role paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=role paths=./controllers/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify
 verify: generate manifests ## Fail when generated files differ from the committed ones, or code is not gofmt/vet clean.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
-	@git diff --exit-code -- api config || { echo "generated files are stale: run make generate manifests and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api config)" || { git status --short -- api config; echo "generated files are stale or uncommitted: run make generate manifests and commit"; exit 1; }
 
 .PHONY: testenv
 testenv: ## Build etcd and kube-apiserver from source into bin/ (once; 5-20 minutes cold).

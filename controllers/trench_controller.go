@@ -29,12 +29,12 @@ import (
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
-// +kubebuilder:rbac:groups=meridio.nordix.org,resources=trenches;attractors;gateways;vips;conduits;streams;flows,verbs=get;list;watch;update;patch;delete
-// +kubebuilder:rbac:groups=meridio.nordix.org,resources=trenches/status;attractors/status;gateways/status;vips/status;conduits/status;streams/status;flows/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=meridio.nordix.org,resources=trenches;attractors;gateways;vips;conduits;streams;flows,verbs=get;list;watch;update;patch;delete,namespace=system
+// +kubebuilder:rbac:groups=meridio.nordix.org,resources=trenches/status;attractors/status;gateways/status;vips/status;conduits/status;streams/status;flows/status,verbs=get;update;patch,namespace=system
+// +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;update;patch;delete,namespace=system
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;create;update;patch;delete,namespace=system
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete,namespace=system
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch,namespace=system
 
 // Sink delivers the rendered objects of a trench.
 type Sink interface {

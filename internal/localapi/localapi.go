@@ -55,13 +55,16 @@ type Env struct {
 	done   chan error
 }
 
-// Scheme holds the built-in kinds and the Meridio kinds.
+// Scheme holds the built-in kinds, CRDs and the Meridio kinds.
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	if err := meridiov1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	return s
