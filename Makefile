@@ -23,11 +23,14 @@ manifests: ## Generate CRDs, webhook configurations and RBAC into config/.
 	$(CONTROLLER_GEN) webhook paths=./webhooks/... output:webhook:artifacts:config=config/webhook
 	$(CONTROLLER_GEN) rbac:roleName=role paths=./controllers/... output:rbac:artifacts:config=config/rbac
 
+TREE_STATE = { git status --porcelain -- api config; git diff -- api config; } | sha256sum
+
 .PHONY: verify
-verify: generate manifests ## Fail when generated files differ from the committed ones, or code is not gofmt/vet clean.
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+verify: ## Fail when generated files are stale, or code is not gofmt/vet clean.
+	@test -z "$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files -co --exclude-standard '*.go'); exit 1; }
 	go vet ./...
-	@test -z "$$(git status --porcelain -- api config)" || { git status --short -- api config; echo "generated files are stale or uncommitted: run make generate manifests and commit"; exit 1; }
+	@before=$$($(TREE_STATE)); $(MAKE) --no-print-directory generate manifests >/dev/null; \
+	  test "$$before" = "$$($(TREE_STATE))" || { git status --short -- api config; echo "generated files were stale: review the regenerated files above and commit them"; exit 1; }
 
 .PHONY: testenv
 testenv: ## Build etcd and kube-apiserver from source into bin/ (once; 5-20 minutes cold).
