@@ -41,8 +41,10 @@ test: testenv verify ## Run every test against a real API server built from sour
 	go test $(GO_TEST_ARGS) ./...
 
 .PHONY: bench
-bench: testenv ## Run the benchmarks.
-	go test -run '^$$' -bench . -benchmem $(GO_TEST_ARGS) ./...
+bench: testenv ## Run the benchmarks: render, then cluster mode on a real API server (about 2 minutes).
+	go test -run '^$$' -bench . -benchmem $(GO_TEST_ARGS) ./render/...
+	go test -run '^$$' -bench Converge -benchtime 1x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
+	go test -run '^$$' -bench SteadyState -benchtime 50x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 
 .PHONY: run
 run: build testenv ## Run the operator against an embedded API server with the examples applied.

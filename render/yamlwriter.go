@@ -25,6 +25,15 @@ type yamlWriter struct {
 // character with a meaning in YAML, and so cannot be read back as a number or a timestamp.
 var plainSafe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._/-]*$`)
 
+// Shapes of digit-led strings whose yaml.v2 form is known without asking it: digits alone read
+// as a number, so yaml.v2 double-quotes them; dotted numbers with at least three parts
+// (addresses, prefixes) and two numbers joined by a dash (port ranges) are no number, bool or
+// timestamp, so they stay plain.
+var (
+	digitsOnly = regexp.MustCompile(`^[0-9]+$`)
+	plainDigit = regexp.MustCompile(`^([0-9]+(\.[0-9]+){2,}(/[0-9]+)?|[0-9]+-[0-9]+)$`)
+)
+
 // yaml11Words are the plain words YAML 1.1 reads as booleans or null; yaml.v2 quotes them.
 var yaml11Words = map[string]bool{
 	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "n": true, "N": true, "no": true, "No": true, "NO": true,
@@ -34,8 +43,11 @@ var yaml11Words = map[string]bool{
 
 // scalar returns s as yaml.v2 writes it as a mapping value or sequence entry.
 func (w *yamlWriter) scalar(s string) string {
-	if plainSafe.MatchString(s) && !yaml11Words[s] {
+	if plainSafe.MatchString(s) && !yaml11Words[s] || plainDigit.MatchString(s) {
 		return s
+	}
+	if digitsOnly.MatchString(s) {
+		return `"` + s + `"`
 	}
 	if strings.ContainsRune(s, '\n') {
 		w.contextual = true

@@ -82,7 +82,7 @@ func settle(t *testing.T, quiet time.Duration) []string {
 	last := reconciles(t)
 	for time.Now().Before(deadline) {
 		time.Sleep(quiet)
-		w := writes.take()
+		w := writes.Take()
 		now := reconciles(t)
 		all = append(all, w...)
 		if len(w) == 0 && now == last {

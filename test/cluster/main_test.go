@@ -3,15 +3,10 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,72 +39,8 @@ const (
 var (
 	env    *localapi.Env
 	c      client.Client
-	writes = &writeCounter{}
+	writes = &testutil.WriteCounter{}
 )
-
-// writeCounter records the operator's write requests to the API server, and the writes that
-// changed nothing: a response with the same resourceVersion as the last one for that path.
-type writeCounter struct {
-	mu     sync.Mutex
-	writes []string
-	noops  []string
-	lastRV map[string]string
-}
-
-func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(req *http.Request) (*http.Response, error) {
-		resp, err := rt.RoundTrip(req)
-		if req.Method == http.MethodGet || err != nil {
-			return resp, err
-		}
-		body, readErr := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		if readErr != nil {
-			return resp, readErr
-		}
-		var obj struct {
-			Metadata struct{ ResourceVersion string } `json:"metadata"`
-		}
-		_ = json.Unmarshal(body, &obj)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		id := req.Method + " " + req.URL.Path
-		w.writes = append(w.writes, id)
-		if rv := obj.Metadata.ResourceVersion; rv != "" {
-			if w.lastRV[req.URL.Path] == rv {
-				w.noops = append(w.noops, id)
-			}
-			if w.lastRV == nil {
-				w.lastRV = map[string]string{}
-			}
-			w.lastRV[req.URL.Path] = rv
-		}
-		return resp, nil
-	})
-}
-
-// takeNoops returns the writes that changed nothing since the last call.
-func (w *writeCounter) takeNoops() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.noops
-	w.noops = nil
-	return out
-}
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// take returns the writes since the last take.
-func (w *writeCounter) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.writes
-	w.writes = nil
-	return out
-}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -121,7 +52,7 @@ func run(m *testing.M) int {
 		ManagerOptions: func(o *ctrl.Options) {
 			o.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}}
 		},
-		ManagerConfig: func(cfg *rest.Config) { cfg.WrapTransport = writes.wrap },
+		ManagerConfig: func(cfg *rest.Config) { cfg.WrapTransport = writes.Wrap },
 		Setup: func(mgr ctrl.Manager) error {
 			return (&controllers.TrenchReconciler{
 				Client:   mgr.GetClient(),
@@ -147,13 +78,7 @@ func run(m *testing.M) int {
 }
 
 // cr builds a Meridio resource in YAML in the operator's namespace.
-func cr(kind, name, trench, spec string) string {
-	labels := ""
-	if trench != "" {
-		labels = fmt.Sprintf("\n  labels: {trench: %s}", trench)
-	}
-	return fmt.Sprintf("apiVersion: meridio.nordix.org/v1alpha1\nkind: %s\nmetadata:\n  name: %s\n  namespace: %s%s\nspec: %s\n", kind, name, ns, labels, spec)
-}
+func cr(kind, name, trench, spec string) string { return testutil.CR(ns, kind, name, trench, spec) }
 
 // create creates YAML resources (namespace from the YAML).
 func create(t *testing.T, docs ...string) {
@@ -164,19 +89,8 @@ func create(t *testing.T, docs ...string) {
 	}
 }
 
-// trenchSet is a small complete trench: the trench, a conduit, an attractor, a gateway, a vip,
-// a stream and a flow, every name suffixed with the trench name.
-func trenchSet(tr string) []string {
-	return []string{
-		cr("Trench", tr, "", `{ip-family: dualstack}`),
-		cr("Conduit", "c-"+tr, tr, `{}`),
-		cr("Attractor", "a-"+tr, tr, fmt.Sprintf(`{composites: [c-%[1]s], gateways: [g-%[1]s], vips: [v-%[1]s], interface: {name: e, ipv4-prefix: 169.254.1.0/24, ipv6-prefix: "100::/64", nsm-vlan: {vlan-id: 10, base-interface: eth0}}}`, tr)),
-		cr("Gateway", "g-"+tr, tr, `{address: 1.2.3.4, bgp: {remote-asn: 1, local-asn: 2, hold-time: 30s}}`),
-		cr("Vip", "v-"+tr, tr, `{address: 20.0.0.1/32}`),
-		cr("Stream", "s-"+tr, tr, fmt.Sprintf(`{conduit: c-%s}`, tr)),
-		cr("Flow", "f-"+tr, tr, fmt.Sprintf(`{stream: s-%[1]s, vips: [v-%[1]s], protocols: [tcp], priority: 1, destination-ports: ["80"]}`, tr)),
-	}
-}
+// trenchSet is testutil.TrenchSet in the operator's namespace.
+func trenchSet(tr string) []string { return testutil.TrenchSet(ns, tr) }
 
 // key names an object of the operator's namespace.
 func key(name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }

@@ -40,7 +40,7 @@ func Test_writes(t *testing.T) {
 	create(t, trenchSet("w1")...)
 	eventually(t, func(c *assert.CollectT) { assert.Len(c, resourceVersions(t, "w1"), 9) }, "rendered")
 	created := settle(t, 500*time.Millisecond)
-	assert.Empty(t, writes.takeNoops(), "no write that changed nothing")
+	assert.Empty(t, writes.TakeNoops(), "no write that changed nothing")
 	got := applies(created)
 	sort.Strings(got)
 	got = slices.Compact(got) // the ConfigMap is written again when resources arrive after the trench
@@ -71,7 +71,7 @@ func Test_writes(t *testing.T) {
 		assert.Contains(c, get(c, &corev1.ConfigMap{}, "meridio-configuration-w1").Data["flows"], "8080")
 	}, "flow edit applied")
 	edit := settle(t, 300*time.Millisecond)
-	assert.Empty(t, writes.takeNoops(), "no write that changed nothing")
+	assert.Empty(t, writes.TakeNoops(), "no write that changed nothing")
 	assert.Equal(t, []string{"/api/v1/namespaces/meridio/configmaps/meridio-configuration-w1"}, applies(edit))
 	assert.Equal(t, []string{
 		"PATCH /api/v1/namespaces/meridio/configmaps/meridio-configuration-w1",
