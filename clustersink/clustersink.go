@@ -181,7 +181,7 @@ func (s *Sink) Prune(ctx context.Context, namespace, trench string, keep map[str
 			continue
 		}
 		kind := reflect.TypeOf(ManagedObjects()[i]).Elem().Name()
-		items, err := metaItems(list)
+		items, err := Items(list)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -204,7 +204,8 @@ func (s *Sink) Prune(ctx context.Context, namespace, trench string, keep map[str
 	return pruned, kerrors.NewAggregate(errs)
 }
 
-func metaItems(list client.ObjectList) ([]client.Object, error) {
+// Items returns the objects of a list.
+func Items(list client.ObjectList) ([]client.Object, error) {
 	objs, err := apimeta.ExtractList(list)
 	if err != nil {
 		return nil, err

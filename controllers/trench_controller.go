@@ -300,34 +300,14 @@ func withoutTransitionTimes(s *meridiov1.Status) meridiov1.Status {
 	return out
 }
 
-// resources lists the trench (when present) and every resource of the snapshot, as pointers
-// into it.
+// resources lists the trench (an empty one when it is gone) and then its resources, as
+// pointers into the snapshot.
 func resources(s *meridiov1.Snapshot) []meridiov1.Validated {
-	var out []meridiov1.Validated
-	if s.Trench != nil {
-		out = append(out, s.Trench)
-	} else {
-		out = append(out, &meridiov1.Trench{})
+	t := s.Trench
+	if t == nil {
+		t = &meridiov1.Trench{}
 	}
-	for i := range s.Attractors {
-		out = append(out, &s.Attractors[i])
-	}
-	for i := range s.Gateways {
-		out = append(out, &s.Gateways[i])
-	}
-	for i := range s.Vips {
-		out = append(out, &s.Vips[i])
-	}
-	for i := range s.Conduits {
-		out = append(out, &s.Conduits[i])
-	}
-	for i := range s.Streams {
-		out = append(out, &s.Streams[i])
-	}
-	for i := range s.Flows {
-		out = append(out, &s.Flows[i])
-	}
-	return out
+	return append([]meridiov1.Validated{t}, s.Children()...)
 }
 
 // copyResources deep-copies resources(s), as the base of the status patches.
@@ -341,3 +321,14 @@ func copyResources(s *meridiov1.Snapshot) []meridiov1.Validated {
 }
 
 func kindOf(o meridiov1.Object) string { return render.OwnerOf(o).Kind }
+
+// SetupWithClusterSink registers a TrenchReconciler that delivers to the cluster it runs in.
+func SetupWithClusterSink(mgr ctrl.Manager, settings render.Settings) error {
+	r := &TrenchReconciler{
+		Client:   mgr.GetClient(),
+		Sink:     &clustersink.Sink{Client: mgr.GetClient()},
+		Settings: settings,
+		Recorder: mgr.GetEventRecorder("meridio-operator"),
+	}
+	return r.SetupWithManager(mgr)
+}

@@ -68,3 +68,25 @@ func (s *Snapshot) Family() string {
 	}
 	return s.Trench.Spec.IPFamily
 }
+
+// Children returns the resources of the trench (all but the Trench), as pointers into the
+// snapshot, kind by kind in the order of the Snapshot fields.
+func (s *Snapshot) Children() []Validated {
+	var out []Validated
+	out = appendPointers(out, s.Attractors)
+	out = appendPointers(out, s.Gateways)
+	out = appendPointers(out, s.Vips)
+	out = appendPointers(out, s.Conduits)
+	out = appendPointers(out, s.Streams)
+	return appendPointers(out, s.Flows)
+}
+
+func appendPointers[T any, P interface {
+	*T
+	Validated
+}](out []Validated, items []T) []Validated {
+	for i := range items {
+		out = append(out, P(&items[i]))
+	}
+	return out
+}

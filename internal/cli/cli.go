@@ -6,8 +6,6 @@ import (
 	"io"
 	"reflect"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -45,22 +43,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-}
-
-func metaList(list client.ObjectList) ([]metav1.Object, error) {
-	objs, err := apimeta.ExtractList(list)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]metav1.Object, 0, len(objs))
-	for _, o := range objs {
-		m, err := apimeta.Accessor(o)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
 }
 
 func kindName(o client.Object) string { return reflect.TypeOf(o).Elem().Name() }

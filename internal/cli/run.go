@@ -142,17 +142,6 @@ func cacheOptions(o *ctrl.Options, namespace string) {
 	o.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}, ByObject: byObject}
 }
 
-// setup registers the reconciler and the webhooks with the manager.
-func setup(mgr ctrl.Manager, settings render.Settings) error {
-	r := &controllers.TrenchReconciler{
-		Client:   mgr.GetClient(),
-		Sink:     &clustersink.Sink{Client: mgr.GetClient()},
-		Settings: settings,
-		Recorder: mgr.GetEventRecorder("meridio-operator"),
-	}
-	return r.SetupWithManager(mgr)
-}
-
 func runInCluster(ctx context.Context, o runOptions, settings render.Settings) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -174,7 +163,7 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	if err := webhooks.Setup(mgr, o.mutating); err != nil {
 		return err
 	}
-	if err := setup(mgr, settings); err != nil {
+	if err := controllers.SetupWithClusterSink(mgr, settings); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -193,7 +182,7 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 	env, err := localapi.Start(localapi.Options{
 		NoMutatingWebhook: !o.mutating,
 		ManagerOptions:    func(mo *ctrl.Options) { cacheOptions(mo, o.namespace) },
-		Setup:             func(mgr ctrl.Manager) error { return setup(mgr, settings) },
+		Setup:             func(mgr ctrl.Manager) error { return controllers.SetupWithClusterSink(mgr, settings) },
 	})
 	if err != nil {
 		return err
@@ -273,7 +262,7 @@ func printSummary(ctx context.Context, c client.Client, namespace string, w io.W
 			if err := c.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{render.LabelTrench: t.Name}); err != nil {
 				return err
 			}
-			items, err := metaList(list)
+			items, err := clustersink.Items(list)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package testutil
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,4 +59,28 @@ func Namespace(t testing.TB, c client.Client) string {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
 	require.NoError(t, c.Create(context.Background(), ns))
 	return ns.Name
+}
+
+// Run starts one local API server per options, hands them to use (which may prepare them),
+// runs the tests and stops the servers. It returns the exit code for os.Exit.
+func Run(m *testing.M, use func(envs ...*localapi.Env) error, opts ...localapi.Options) int {
+	var envs []*localapi.Env
+	defer func() {
+		for _, e := range envs {
+			_ = e.Stop()
+		}
+	}()
+	for _, o := range opts {
+		e, err := StartEnv(o)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		envs = append(envs, e)
+	}
+	if err := use(envs...); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }

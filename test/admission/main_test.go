@@ -2,7 +2,6 @@
 package admission
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -18,20 +17,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	if env, err = testutil.StartEnv(localapi.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	if plainEnv, err = testutil.StartEnv(localapi.Options{NoMutatingWebhook: true}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = plainEnv.Stop() }()
-	return m.Run()
+	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error {
+		env, plainEnv = e[0], e[1]
+		return nil
+	}, localapi.Options{}, localapi.Options{NoMutatingWebhook: true}))
 }

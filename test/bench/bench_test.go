@@ -37,17 +37,7 @@ const trenches = 50
 var env *localapi.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	if env, err = testutil.StartEnv(localapi.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	return m.Run()
+	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error { env = e[0]; return nil }, localapi.Options{}))
 }
 
 // applyEverything is the baseline sink: no comparison with the live objects.
@@ -158,7 +148,7 @@ func (o *operator) waitConverged(b *testing.B, n int) {
 			if err := env.Client.List(ctx, l, client.InNamespace(o.namespace)); err != nil {
 				b.Fatal(err)
 			}
-			items, err := metaItems(l)
+			items, err := clustersink.Items(l)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -114,16 +111,4 @@ func nonEvents(ws []string) []string {
 		}
 	}
 	return out
-}
-
-func metaItems(list client.ObjectList) ([]client.Object, error) {
-	objs, err := apimeta.ExtractList(list)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]client.Object, 0, len(objs))
-	for _, o := range objs {
-		out = append(out, o.(client.Object))
-	}
-	return out, nil
 }

@@ -4,7 +4,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -21,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/controllers"
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
@@ -43,38 +41,21 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	env, err = testutil.StartEnv(localapi.Options{
+	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error {
+		env, c = e[0], e[0].Client
+		for _, n := range []string{ns, otherNS} {
+			if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, localapi.Options{
 		ManagerOptions: func(o *ctrl.Options) {
 			o.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}}
 		},
 		ManagerConfig: func(cfg *rest.Config) { cfg.WrapTransport = writes.Wrap },
-		Setup: func(mgr ctrl.Manager) error {
-			return (&controllers.TrenchReconciler{
-				Client:   mgr.GetClient(),
-				Sink:     &clustersink.Sink{Client: mgr.GetClient()},
-				Settings: render.DefaultSettings(),
-				Recorder: mgr.GetEventRecorder("meridio-operator"),
-			}).SetupWithManager(mgr)
-		},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	c = env.Client
-	for _, n := range []string{ns, otherNS} {
-		if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-	}
-	return m.Run()
+		Setup:         func(mgr ctrl.Manager) error { return controllers.SetupWithClusterSink(mgr, render.DefaultSettings()) },
+	}))
 }
 
 // cr builds a Meridio resource in YAML in the operator's namespace.

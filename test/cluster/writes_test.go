@@ -23,7 +23,7 @@ func resourceVersions(t *testing.T, trench string) map[string]string {
 	out := map[string]string{}
 	for _, list := range clustersink.ManagedLists() {
 		require.NoError(t, c.List(context.Background(), list, client.InNamespace(ns), client.MatchingLabels{render.LabelTrench: trench}))
-		items, err := metaItems(list)
+		items, err := clustersink.Items(list)
 		require.NoError(t, err)
 		for _, o := range items {
 			out[clustersink.ID(o)] = o.GetResourceVersion()
