@@ -71,21 +71,25 @@ func reconciles(t *testing.T) float64 {
 	return total
 }
 
-// settle waits until the operator has made no write and finished no reconcile for quiet.
+// settle waits until the operator has made no write and finished no reconcile for two
+// quiet periods in a row (one may end early on a busy machine), and returns its writes.
 func settle(t *testing.T, quiet time.Duration) []string {
 	t.Helper()
 	var all []string
 	deadline := time.Now().Add(timeout)
-	last := reconciles(t)
+	last, calm := reconciles(t), 0
 	for time.Now().Before(deadline) {
 		time.Sleep(quiet)
 		w := writes.Take()
 		now := reconciles(t)
 		all = append(all, w...)
 		if len(w) == 0 && now == last {
-			return all
+			if calm++; calm == 2 {
+				return all
+			}
+			continue
 		}
-		last = now
+		calm, last = 0, now
 	}
 	t.Fatalf("the operator did not settle; writes: %v", all)
 	return nil
