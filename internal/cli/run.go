@@ -60,25 +60,27 @@ func envOr(name, def string) string {
 	return def
 }
 
-// podNamespace is the namespace the operator runs in: WATCH_NAMESPACE, POD_NAMESPACE, the
-// service account's namespace, or "default".
+// podNamespace is the namespace to watch: WATCH_NAMESPACE when set (empty meaning all, as in
+// the reference operator), else POD_NAMESPACE, else the service account's namespace, else ""
+// (all namespaces: the operator runs outside a cluster).
 func podNamespace() string {
-	for _, env := range []string{"WATCH_NAMESPACE", "POD_NAMESPACE"} {
-		if v := os.Getenv(env); v != "" {
-			return v
-		}
+	if v, ok := os.LookupEnv("WATCH_NAMESPACE"); ok {
+		return v
+	}
+	if v := os.Getenv("POD_NAMESPACE"); v != "" {
+		return v
 	}
 	if data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
 		return strings.TrimSpace(string(data))
 	}
-	return "default"
+	return ""
 }
 
 func runCommand(args []string, stdout, stderr io.Writer) int {
 	o := runOptions{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.namespace, "namespace", podNamespace(), "namespace whose Meridio resources are reconciled (default: the operator's own)")
+	fs.StringVar(&o.namespace, "namespace", podNamespace(), `namespace whose Meridio resources are reconciled; "" for all (default: the operator's own)`)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint (0 turns it off)")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one replica reconciles")
@@ -111,6 +113,9 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	if o.local && o.namespace == "" {
+		o.namespace = "default" // where the embedded server's examples go
+	}
 	if o.local {
 		err = runLocal(ctx, o, settings, stdout)
 	} else {
@@ -131,7 +136,7 @@ func newLogger(level string, w io.Writer) (logr.Logger, error) {
 	return zap.New(zap.WriteTo(w), zap.Level(lvl)), nil
 }
 
-// cacheOptions scope the cache to one namespace, and the rendered kinds to the objects the
+// cacheOptions scope the cache to one namespace ("" for all), and the rendered kinds to the objects the
 // operator manages (a namespace may hold many other ConfigMaps and Deployments).
 func cacheOptions(o *ctrl.Options, namespace string) {
 	managed := labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedByValue})
@@ -139,7 +144,10 @@ func cacheOptions(o *ctrl.Options, namespace string) {
 	for _, obj := range clustersink.ManagedObjects() {
 		byObject[obj] = cache.ByObject{Label: managed}
 	}
-	o.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}, ByObject: byObject}
+	o.Cache = cache.Options{ByObject: byObject}
+	if namespace != "" {
+		o.Cache.DefaultNamespaces = map[string]cache.Config{namespace: {}}
+	}
 }
 
 func runInCluster(ctx context.Context, o runOptions, settings render.Settings) error {

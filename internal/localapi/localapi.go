@@ -49,6 +49,10 @@ type Env struct {
 	Client client.Client
 	// Manager serves the webhooks and whatever Options.Setup added.
 	Manager ctrl.Manager
+	// KubeConfig is a kubeconfig file's content for an administrator of the API server.
+	KubeConfig []byte
+	// WebhookCertDir holds the serving certificate the webhook configurations trust.
+	WebhookCertDir string
 
 	env    *envtest.Environment
 	cancel context.CancelFunc
@@ -97,7 +101,7 @@ func Start(opts Options) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}
-	e := &Env{Config: cfg, env: env, done: make(chan error, 1)}
+	e := &Env{Config: cfg, env: env, done: make(chan error, 1), KubeConfig: env.KubeConfig, WebhookCertDir: env.WebhookInstallOptions.LocalServingCertDir}
 	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return nil, e.stopWith(err)
 	}

@@ -1,0 +1,125 @@
+// Package operator runs the meridio-operator binary itself (`run`) against a real API server:
+// flags, namespace scope, health probes, reconciling, and a clean stop on SIGTERM.
+package operator
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/internal/localapi"
+	"github.com/meridio-operator/meridio-operator/internal/testutil"
+)
+
+var env *localapi.Env
+
+func TestMain(m *testing.M) {
+	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error { env = e[0]; return nil }, localapi.Options{}))
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestRun_binary(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "meridio-operator")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = testutil.RepoRoot()
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
+
+	c := env.Client
+	for _, ns := range []string{"watched", "ignored"} {
+		require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	}
+	probe := freePort(t)
+	cmd := exec.Command(bin, "run", "--namespace", "watched", "--metrics-bind-address", "0",
+		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe), fmt.Sprintf("--webhook-port=%d", freePort(t)),
+		"--webhook-cert-dir", env.WebhookCertDir, "--log-level", "debug")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "RESOURCE_NAME_PREFIX=x-", "LOG_LEVEL=INFO")
+	logs := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	}()
+
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probe))
+		require.NoError(c, err)
+		resp.Body.Close()
+		assert.Equal(c, http.StatusOK, resp.StatusCode)
+	}, 30*time.Second, 100*time.Millisecond, "ready; logs:\n%s", logs)
+
+	for _, ns := range []string{"watched", "ignored"} {
+		for _, d := range testutil.TrenchSet(ns, "t") {
+			o := testutil.MustDecode(t, d)
+			require.NoError(t, c.Create(ctx, o))
+		}
+	}
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		d := &appsv1.Deployment{}
+		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: "watched", Name: "x-stateless-lb-frontend-a-t"}, d), "the prefix from the environment")
+		assert.Contains(col, d.Spec.Template.Spec.Containers[0].Env, corev1.EnvVar{Name: "NSM_LOG_LEVEL", Value: "INFO"})
+		tr := &meridiov1.Trench{}
+		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: "watched", Name: "t"}, tr))
+		assert.NotNil(col, apimeta.FindStatusCondition(tr.Status.Conditions, meta.ReadyCondition))
+	}, 30*time.Second, 100*time.Millisecond, "reconciled; logs:\n%s", logs)
+	var deps appsv1.DeploymentList
+	require.NoError(t, c.List(ctx, &deps, client.InNamespace("ignored")))
+	assert.Empty(t, deps.Items, "another namespace is not reconciled")
+	assert.Contains(t, logs.String(), `"level":"debug"`, "--log-level debug")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		assert.NoError(t, err, "a clean stop on SIGTERM; logs:\n%s", logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("did not stop on SIGTERM; logs:\n%s", logs)
+	}
+}
+
+func TestRun_badFlags(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "meridio-operator")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = testutil.RepoRoot()
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, args := range [][]string{{"run", "--sink", "git"}, {"run", "--log-level", "loud"}, {"run", "--nope"}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, "%v: %s", args, out)
+		assert.Equal(t, 2, exit.ExitCode(), "%v: %s", args, out)
+	}
+}
