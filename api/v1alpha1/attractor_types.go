@@ -82,7 +82,8 @@ type NSMVlanSpec struct {
 // +kubebuilder:printcolumn:name="Replicas",type=string,JSONPath=`.spec.replicas`
 // +kubebuilder:printcolumn:name="Trench",type=string,JSONPath=`.metadata.labels.trench`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 
 // Attractor runs the load-balancer front-ends and the VLAN NSE of a trench.
 type Attractor struct {

@@ -55,7 +55,8 @@ type ByteMatch = string
 // +kubebuilder:printcolumn:name="stream",type=string,JSONPath=`.spec.stream`
 // +kubebuilder:printcolumn:name="Trench",type=string,JSONPath=`.metadata.labels.trench`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 
 // Flow classifies traffic to vips into a stream.
 type Flow struct {

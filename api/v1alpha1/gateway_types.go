@@ -120,7 +120,8 @@ func (b BgpSpec) IsEmpty() bool {
 // +kubebuilder:printcolumn:name="protocol",type=string,JSONPath=`.spec.protocol`
 // +kubebuilder:printcolumn:name="trench",type=string,JSONPath=`.metadata.labels.trench`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 
 // Gateway is a router that the front-ends of a trench exchange routes with.
 type Gateway struct {

@@ -23,7 +23,8 @@ type StreamSpec struct {
 // +kubebuilder:printcolumn:name="Trench",type=string,JSONPath=`.metadata.labels.trench`
 // +kubebuilder:printcolumn:name="max-targets",type=integer,JSONPath=`.spec.max-targets`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 
 // Stream groups flows of a conduit.
 type Stream struct {

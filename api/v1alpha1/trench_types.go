@@ -15,7 +15,8 @@ type TrenchSpec struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="IP-Family",type=string,JSONPath=`.spec.ip-family`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 
 // Trench is the root of a Meridio deployment; every other kind names its trench in the label `trench`.
 type Trench struct {

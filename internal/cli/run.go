@@ -51,6 +51,7 @@ type runOptions struct {
 	local          bool
 	apply          string
 	keepRunning    bool
+	kubeconfigOut  string
 }
 
 func envOr(name, def string) string {
@@ -93,6 +94,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.local, "local", false, "start an embedded kube-apiserver and etcd (from bin/, see make testenv) instead of using a cluster")
 	fs.StringVar(&o.apply, "apply", "", "with --local: a directory of Meridio resources to create once the operator runs")
 	fs.BoolVar(&o.keepRunning, "keep-running", false, "with --local: keep running after the applied resources converge")
+	fs.StringVar(&o.kubeconfigOut, "write-kubeconfig", "", "with --local: write a kubeconfig for the embedded API server to this file (for kubectl)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -197,6 +199,12 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 	}
 	defer func() { _ = env.Stop() }()
 	fmt.Fprintf(stdout, "embedded API server at %s; operator watching namespace %q\n", env.Config.Host, o.namespace)
+	if o.kubeconfigOut != "" {
+		if err := os.WriteFile(o.kubeconfigOut, env.KubeConfig, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "kubeconfig written to %s\n", o.kubeconfigOut)
+	}
 	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
