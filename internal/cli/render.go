@@ -17,7 +17,10 @@ import (
 // stringList is a repeatable string flag.
 type stringList []string
 
-func (s *stringList) String() string     { return fmt.Sprint(*s) }
+// String prints the list, for flag's help.
+func (s *stringList) String() string { return fmt.Sprint(*s) }
+
+// Set appends one occurrence of the flag.
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -54,6 +54,7 @@ func (w *WriteCounter) Wrap(rt http.RoundTripper) http.RoundTripper {
 
 type roundTripper func(*http.Request) (*http.Response, error)
 
+// RoundTrip calls f.
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // Take returns the writes ("METHOD /path") since the last call.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/clustersink"
@@ -83,4 +84,59 @@ func Test_writes(t *testing.T) {
 			assert.Equal(t, rv, after[id], id)
 		}
 	}
+}
+
+// SPEC e2e 33, 41, 50, 58: creating gateways, vips, streams and flows changes the trench
+// ConfigMap only; no workload is rolled.
+func Test_configResourcesLeaveWorkloadsAlone(t *testing.T) {
+	set := trenchSet("w2")
+	create(t, set[0], set[1], set[2]) // trench, conduit, attractor
+	eventually(t, func(c *assert.CollectT) { assert.Len(c, resourceVersions(t, "w2"), 9) }, "rendered")
+	settle(t, 300*time.Millisecond)
+	before := resourceVersions(t, "w2")
+
+	create(t, set[3:]...) // gateway, vip, stream, flow
+	eventually(t, func(c *assert.CollectT) {
+		assert.Equal(c, []string{"f-w2"}, configItems(get(c, &corev1.ConfigMap{}, "meridio-configuration-w2"), "flows"))
+	}, "configured")
+	settle(t, 300*time.Millisecond)
+	after := resourceVersions(t, "w2")
+	for id, rv := range before {
+		if id != "ConfigMap/meridio-configuration-w2" {
+			assert.Equal(t, rv, after[id], "%s changed", id)
+		}
+	}
+	assert.NotEqual(t, before["ConfigMap/meridio-configuration-w2"], after["ConfigMap/meridio-configuration-w2"])
+}
+
+// Test_metrics: the operator counts what it applies per trench and times its renders.
+func Test_metrics(t *testing.T) {
+	create(t, trenchSet("w3")...)
+	eventually(t, func(c *assert.CollectT) { assert.Len(c, resourceVersions(t, "w3"), 9) }, "rendered")
+	families, err := metrics.Registry.Gather()
+	require.NoError(t, err)
+	found := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			switch f.GetName() {
+			case "meridio_operator_objects_applied_total":
+				if labels["trench"] == "w3" && labels["namespace"] == ns {
+					found[f.GetName()] = m.GetCounter().GetValue()
+				}
+			case "meridio_operator_render_duration_seconds":
+				found[f.GetName()] = float64(m.GetHistogram().GetSampleCount())
+			case "meridio_operator_reconcile_duration_seconds":
+				if labels["trench"] == "w3" {
+					found[f.GetName()] = float64(m.GetHistogram().GetSampleCount())
+				}
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, found["meridio_operator_objects_applied_total"], 9.0)
+	assert.Positive(t, found["meridio_operator_render_duration_seconds"])
+	assert.Positive(t, found["meridio_operator_reconcile_duration_seconds"])
 }
