@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -59,8 +60,8 @@ func (a *applyEverything) Apply(ctx context.Context, res *render.Result, owners 
 		if err != nil {
 			return rep, err
 		}
-		u := &unstructuredObject{Object: m}
-		if err := a.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.u()), client.ForceOwnership, client.FieldOwner(clustersink.FieldOwner)); err != nil {
+		u := &unstructured.Unstructured{Object: m}
+		if err := a.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(clustersink.FieldOwner)); err != nil {
 			return rep, err
 		}
 		keep[clustersink.ID(it.Object)] = true
