@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,14 +44,36 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// operatorBinary builds bin/meridio-operator's command once, into a temporary directory.
+func operatorBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "meridio-operator-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "meridio-operator")
+		build := exec.Command("go", "build", "-o", binary, ".")
+		build.Dir = testutil.RepoRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("%w: %s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binary
+}
+
 func TestRun_binary(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "meridio-operator")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = testutil.RepoRoot()
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := operatorBinary(t)
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
 
@@ -110,12 +133,7 @@ func TestRun_binary(t *testing.T) {
 }
 
 func TestRun_badFlags(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "meridio-operator")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = testutil.RepoRoot()
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := operatorBinary(t)
 	for _, args := range [][]string{{"run", "--sink", "git"}, {"run", "--log-level", "loud"}, {"run", "--nope"}} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		var exit *exec.ExitError
