@@ -5,6 +5,7 @@ package deploy
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -95,6 +96,18 @@ func Test_configDryRun(t *testing.T) {
 			assert.Equal(t, map[string]int{"default": 1, "no-mutating-webhook": 0}[dir], kinds["MutatingWebhookConfiguration"])
 			assert.Equal(t, 4, kinds["Role"], "operator, leader election, NSP and front-end roles, all namespaced")
 			assert.Zero(t, kinds["ClusterRole"], "least privilege: no cluster-wide role")
+
+			// The same with kubectl itself, which the machine image ships.
+			kubectl, err := exec.LookPath("kubectl")
+			if err != nil {
+				t.Logf("no kubectl on this machine: checked with the kustomize library only")
+				return
+			}
+			kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+			require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
+			out, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-k", filepath.Join(testutil.RepoRoot(), "config", dir)).CombinedOutput()
+			require.NoError(t, err, "kubectl apply --dry-run=server -k config/%s:\n%s", dir, out)
+			assert.Contains(t, string(out), "deployment.apps/meridio-operator created (server dry run)")
 		})
 	}
 }
