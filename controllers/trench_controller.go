@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -53,6 +54,9 @@ type TrenchReconciler struct {
 	Sink     Sink
 	Settings render.Settings
 	Recorder events.EventRecorder
+	// MaxConcurrentReconciles is how many trenches are reconciled at once (default 4):
+	// trenches share nothing but the read-only settings and the locked memo below.
+	MaxConcurrentReconciles int
 
 	// written remembers status and adoption patches, so that a cache lagging behind them does
 	// not cause the same patch twice.
@@ -65,8 +69,13 @@ var changed = predicate.Or(predicate.GenerationChangedPredicate{}, predicate.Ann
 
 // SetupWithManager watches the seven kinds and the rendered objects, each mapped to its trench.
 func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	workers := r.MaxConcurrentReconciles
+	if workers < 1 {
+		workers = 4
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("trench").
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		For(&meridiov1.Trench{}, builder.WithPredicates(changed))
 	for _, o := range []client.Object{&meridiov1.Attractor{}, &meridiov1.Gateway{}, &meridiov1.Vip{}, &meridiov1.Conduit{}, &meridiov1.Stream{}, &meridiov1.Flow{}} {
 		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(meridiov1.TrenchLabel)), builder.WithPredicates(changed))
@@ -322,13 +331,15 @@ func copyResources(s *meridiov1.Snapshot) []meridiov1.Validated {
 
 func kindOf(o meridiov1.Object) string { return render.OwnerOf(o).Kind }
 
-// SetupWithClusterSink registers a TrenchReconciler that delivers to the cluster it runs in.
-func SetupWithClusterSink(mgr ctrl.Manager, settings render.Settings) error {
+// SetupWithClusterSink registers a TrenchReconciler that delivers to the cluster it runs in,
+// reconciling up to workers trenches at once (0 for the default).
+func SetupWithClusterSink(mgr ctrl.Manager, settings render.Settings, workers int) error {
 	r := &TrenchReconciler{
-		Client:   mgr.GetClient(),
-		Sink:     &clustersink.Sink{Client: mgr.GetClient()},
-		Settings: settings,
-		Recorder: mgr.GetEventRecorder("meridio-operator"),
+		Client:                  mgr.GetClient(),
+		Sink:                    &clustersink.Sink{Client: mgr.GetClient()},
+		Settings:                settings,
+		Recorder:                mgr.GetEventRecorder("meridio-operator"),
+		MaxConcurrentReconciles: workers,
 	}
 	return r.SetupWithManager(mgr)
 }

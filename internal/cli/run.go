@@ -52,6 +52,7 @@ type runOptions struct {
 	apply          string
 	keepRunning    bool
 	kubeconfigOut  string
+	workers        int
 }
 
 func envOr(name, def string) string {
@@ -89,6 +90,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the webhook server's tls.crt and tls.key")
 	fs.BoolVar(&o.mutating, "enable-mutating-webhook", envOr("ENABLE_MUTATING_WEBHOOK", "true") != "false", "serve the Gateway defaulting webhook (ENABLE_MUTATING_WEBHOOK)")
 	fs.StringVar(&o.sink, "sink", "cluster", "where rendered objects go: cluster")
+	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "how many trenches are reconciled at once")
 	fs.StringVar(&o.logLevel, "log-level", "info", "operator log level: debug, info or error")
 	fs.StringVar(&o.templates, "resource-templates", os.Getenv("RESOURCE_TEMPLATES_DIR"), "directory of user resource-requirement templates")
 	fs.BoolVar(&o.local, "local", false, "start an embedded kube-apiserver and etcd (from bin/, see make testenv) instead of using a cluster")
@@ -173,7 +175,7 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	if err := webhooks.Setup(mgr, o.mutating); err != nil {
 		return err
 	}
-	if err := controllers.SetupWithClusterSink(mgr, settings); err != nil {
+	if err := controllers.SetupWithClusterSink(mgr, settings, o.workers); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -192,7 +194,7 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 	env, err := localapi.Start(localapi.Options{
 		NoMutatingWebhook: !o.mutating,
 		ManagerOptions:    func(mo *ctrl.Options) { cacheOptions(mo, o.namespace) },
-		Setup:             func(mgr ctrl.Manager) error { return controllers.SetupWithClusterSink(mgr, settings) },
+		Setup:             func(mgr ctrl.Manager) error { return controllers.SetupWithClusterSink(mgr, settings, o.workers) },
 	})
 	if err != nil {
 		return err

@@ -86,7 +86,7 @@ func TestRun_binary(t *testing.T) {
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe), fmt.Sprintf("--webhook-port=%d", freePort(t)),
 		"--webhook-cert-dir", env.WebhookCertDir, "--log-level", "debug")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "RESOURCE_NAME_PREFIX=x-", "LOG_LEVEL=INFO")
-	logs := &strings.Builder{}
+	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
@@ -130,6 +130,24 @@ func TestRun_binary(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("did not stop on SIGTERM; logs:\n%s", logs)
 	}
+}
+
+// lockedBuffer collects the operator's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestRun_badFlags(t *testing.T) {
