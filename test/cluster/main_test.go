@@ -54,7 +54,9 @@ func TestMain(m *testing.M) {
 			o.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}}
 		},
 		ManagerConfig: func(cfg *rest.Config) { cfg.WrapTransport = writes.Wrap },
-		Setup:         func(mgr ctrl.Manager) error { return controllers.SetupWithClusterSink(mgr, render.DefaultSettings(), 0) },
+		Setup: func(mgr ctrl.Manager) error {
+			return controllers.SetupWithClusterSink(mgr, render.DefaultSettings(), 0)
+		},
 	}))
 }
 
