@@ -20,9 +20,13 @@ import (
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 )
 
+// LogLevel is the level of the controller-runtime log in tests (benchmarks lower it, since go
+// test mixes the log into their results).
+var LogLevel = zapcore.InfoLevel
+
 // StartEnv starts a local API server for a test package, logging to stderr.
 func StartEnv(opts localapi.Options) (*localapi.Env, error) {
-	log.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapcore.InfoLevel)))
+	log.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(LogLevel)))
 	return localapi.Start(opts)
 }
 

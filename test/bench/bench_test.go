@@ -6,11 +6,14 @@ package bench
 
 import (
 	"context"
+
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap/zapcore"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -38,6 +41,7 @@ const trenches = 50
 var env *localapi.Env
 
 func TestMain(m *testing.M) {
+	testutil.LogLevel = zapcore.ErrorLevel
 	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error { env = e[0]; return nil }, localapi.Options{}))
 }
 
