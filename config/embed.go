@@ -4,7 +4,7 @@ package config
 
 import "embed"
 
-// Manifests holds crd/bases/*.yaml and webhook/manifests.yaml.
+// Manifests holds crd/bases/*.yaml, webhook/manifests.yaml and policy/*.yaml.
 //
-//go:embed crd/bases/*.yaml webhook/manifests.yaml
+//go:embed crd/bases/*.yaml webhook/manifests.yaml policy/*.yaml
 var Manifests embed.FS

@@ -38,19 +38,16 @@ type InterfaceSpec struct {
 	// IPv4Prefix is the prefix of the external IPv4 network.
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip() == cidr(self).masked().ip()",message="must be a prefix whose address is the network address"
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="ipv4-prefix is immutable",reason=FieldValueForbidden
 	IPv4Prefix string `json:"ipv4-prefix"`
 
 	// IPv6Prefix is the prefix of the external IPv6 network.
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip() == cidr(self).masked().ip()",message="must be a prefix whose address is the network address"
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="ipv6-prefix is immutable",reason=FieldValueForbidden
 	IPv6Prefix string `json:"ipv6-prefix"`
 
 	// Type is the interface type; only nsm-vlan is supported.
 	// +kubebuilder:default=nsm-vlan
 	// +kubebuilder:validation:Enum=nsm-vlan
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="type is immutable",reason=FieldValueForbidden
 	// +optional
 	Type string `json:"type,omitempty"`
 
@@ -62,12 +59,10 @@ type InterfaceSpec struct {
 // NSMVlanSpec is a VLAN on a base interface of the worker nodes.
 type NSMVlanSpec struct {
 	// VlanID is the VLAN id (0 means untagged).
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="vlan-id is immutable",reason=FieldValueForbidden
 	// +optional
 	VlanID *int32 `json:"vlan-id,omitempty"`
 
 	// BaseInterface is the node interface the VLAN is created on.
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="base-interface is immutable",reason=FieldValueForbidden
 	// +optional
 	BaseInterface string `json:"base-interface,omitempty"`
 }

@@ -12,7 +12,6 @@ type StreamSpec struct {
 	// +kubebuilder:default=100
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10000
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="max-targets is immutable",reason=FieldValueForbidden
 	// +optional
 	MaxTargets uint32 `json:"max-targets,omitempty"`
 }

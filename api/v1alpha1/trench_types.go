@@ -7,7 +7,6 @@ type TrenchSpec struct {
 	// IPFamily is the IP family of the trench's traffic.
 	// +kubebuilder:default=dualstack
 	// +kubebuilder:validation:Enum=dualstack;ipv4;ipv6
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="ip-family is immutable",reason=FieldValueForbidden
 	IPFamily string `json:"ip-family"`
 }
 

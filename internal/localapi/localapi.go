@@ -13,7 +13,10 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -33,6 +36,9 @@ import (
 type Options struct {
 	// NoMutatingWebhook leaves the Gateway defaulting webhook out, as ENABLE_MUTATING_WEBHOOK=false does.
 	NoMutatingWebhook bool
+	// NoWebhooks installs and serves no webhook at all: only the CRD schemas and the admission
+	// policies guard the resources.
+	NoWebhooks bool
 	// ManagerOptions adjusts the manager before it is created (e.g. the cache's namespaces).
 	ManagerOptions func(*ctrl.Options)
 	// Setup registers more with the manager (e.g. reconcilers) before it starts.
@@ -81,9 +87,11 @@ func Start(opts Options) (*Env, error) {
 		return nil, err
 	}
 	scheme := Scheme()
-	wh, err := webhookOptions(!opts.NoMutatingWebhook)
-	if err != nil {
-		return nil, err
+	var wh envtest.WebhookInstallOptions
+	if !opts.NoWebhooks {
+		if wh, err = webhookOptions(!opts.NoMutatingWebhook); err != nil {
+			return nil, err
+		}
 	}
 	crds, err := CRDs()
 	if err != nil {
@@ -108,6 +116,7 @@ func Start(opts Options) (*Env, error) {
 	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return nil, e.stopWith(err)
 	}
+
 	mo := ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
@@ -128,8 +137,10 @@ func Start(opts Options) (*Env, error) {
 	if e.Manager, err = ctrl.NewManager(mcfg, mo); err != nil {
 		return nil, e.stopWith(err)
 	}
-	if err := webhooks.Setup(e.Manager, !opts.NoMutatingWebhook); err != nil {
-		return nil, e.stopWith(err)
+	if !opts.NoWebhooks {
+		if err := webhooks.Setup(e.Manager, !opts.NoMutatingWebhook); err != nil {
+			return nil, e.stopWith(err)
+		}
 	}
 	if opts.Setup != nil {
 		if err := opts.Setup(e.Manager); err != nil {
@@ -139,11 +150,16 @@ func Start(opts Options) (*Env, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	go func() { e.done <- e.Manager.Start(ctx) }()
-	if err := waitForWebhooks(env.WebhookInstallOptions); err != nil {
-		return nil, e.stopWith(err)
+	if !opts.NoWebhooks {
+		if err := waitForWebhooks(env.WebhookInstallOptions); err != nil {
+			return nil, e.stopWith(err)
+		}
 	}
 	if !e.Manager.GetCache().WaitForCacheSync(ctx) {
 		return nil, e.stopWith(fmt.Errorf("cache did not sync"))
+	}
+	if err := installPolicies(ctx, e.Client); err != nil {
+		return nil, e.stopWith(err)
 	}
 	return e, nil
 }
@@ -178,6 +194,61 @@ func (e *Env) Stop() error {
 		<-e.done
 	}
 	return e.env.Stop()
+}
+
+// installPolicies creates the embedded admission policies (the immutable fields) and waits
+// until the API server enforces them.
+func installPolicies(ctx context.Context, c client.Client) error {
+	files, err := fs.Glob(config.Manifests, "policy/*.yaml")
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		data, err := config.Manifests.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		objs, err := DecodeYAML(data)
+		if err != nil {
+			return fmt.Errorf("decode %s: %w", f, err)
+		}
+		for _, o := range objs {
+			if err := c.Create(ctx, o); err != nil {
+				return fmt.Errorf("install %s %s: %w", o.GetKind(), o.GetName(), err)
+			}
+		}
+	}
+	return waitForPolicies(ctx, c)
+}
+
+// waitForPolicies changes the IP family of a throw-away trench until the API server refuses it:
+// policies take effect a moment after they are created.
+func waitForPolicies(ctx context.Context, c client.Client) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "meridio-policy-probe"}}
+	if err := c.Create(ctx, ns); err != nil {
+		return err
+	}
+	probe := &meridiov1.Trench{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns.Name}, Spec: meridiov1.TrenchSpec{IPFamily: meridiov1.IPv4}}
+	if err := c.Create(ctx, probe); err != nil {
+		return err
+	}
+	other := map[string]string{meridiov1.IPv4: meridiov1.IPv6, meridiov1.IPv6: meridiov1.IPv4}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(probe), probe); err != nil {
+			return err
+		}
+		probe.Spec.IPFamily = other[probe.Spec.IPFamily]
+		switch err := c.Update(ctx, probe); {
+		case apierrors.IsForbidden(err):
+			return c.Delete(ctx, probe)
+		case err != nil && !apierrors.IsConflict(err):
+			return fmt.Errorf("probe the admission policies: %w", err)
+		}
+	}
+	return fmt.Errorf("the admission policies are not enforced after 30s")
 }
 
 // findAssets returns KUBEBUILDER_ASSETS, or else the nearest bin/ directory above the working

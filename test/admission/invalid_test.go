@@ -72,6 +72,8 @@ var invalidCases = []invalidCase{
 	{name: "attractor negative replicas", obj: cr("Attractor", "x", "t1", strings.Replace(attractorSpec, "{composites", "{replicas: -1, composites", 1)), path: "spec.replicas"},
 	{name: "attractor ipv4-prefix changed", before: cr("Attractor", "x", "t1", attractorSpec), obj: cr("Attractor", "x", "t1", strings.Replace(attractorSpec, "169.254.1.0/24", "169.254.2.0/24", 1)), path: "spec.interface.ipv4-prefix"},
 	{name: "attractor vlan-id changed", before: cr("Attractor", "x", "t1", attractorSpec), obj: cr("Attractor", "x", "t1", strings.Replace(attractorSpec, "vlan-id: 10", "vlan-id: 11", 1)), path: "spec.interface.nsm-vlan.vlan-id"},
+	{name: "attractor ipv6-prefix changed", before: cr("Attractor", "x", "t1", attractorSpec), obj: cr("Attractor", "x", "t1", strings.Replace(attractorSpec, `"100::/64"`, `"200::/64"`, 1)), path: "spec.interface.ipv6-prefix"},
+	{name: "attractor base-interface changed", before: cr("Attractor", "x", "t1", attractorSpec), obj: cr("Attractor", "x", "t1", strings.Replace(attractorSpec, "base-interface: eth0", "base-interface: eth1", 1)), path: "spec.interface.nsm-vlan.base-interface"},
 	{name: "attractor trench label changed", before: cr("Attractor", "x", "t1", attractorSpec), obj: cr("Attractor", "x", "t2", attractorSpec), path: "metadata.labels[trench]"},
 	// Gateway
 	{name: "gateway without trench label", obj: cr("Gateway", "x", "", bgpSpec), path: "metadata.labels[trench]"},
@@ -95,7 +97,9 @@ var invalidCases = []invalidCase{
 	{name: "vip address without prefix length", obj: cr("Vip", "x", "t1", `{address: 20.0.0.1}`), path: "spec.address"},
 	{name: "vip without address", obj: cr("Vip", "x", "t1", `{}`), path: "spec.address"},
 	{name: "vip with missing trench", obj: cr("Vip", "x", "nope", `{address: 20.0.0.1/32}`), path: "metadata.labels[trench]"},
+	{name: "vip trench label changed", before: cr("Vip", "x", "t1", `{address: 20.0.0.1/32}`), obj: cr("Vip", "x", "t2", `{address: 20.0.0.1/32}`), path: "metadata.labels[trench]"},
 	// Conduit
+	{name: "conduit trench label changed", before: cr("Conduit", "x", "t1", `{}`), obj: cr("Conduit", "x", "t2", `{}`), path: "metadata.labels[trench]"},
 	{name: "conduit type unknown", obj: cr("Conduit", "x", "t1", `{type: stateful}`), path: "spec.type"},
 	{name: "conduit port nats to merge", obj: cr("Conduit", "x", "t1", `{destination-port-nats: [{port: 80, target-port: 8080, vips: [v1], protocol: tcp}, {port: 80, target-port: 8080, vips: [v2], protocol: tcp}]}`), path: "spec.destination-port-nats[1]"},
 	{name: "conduit port nats colliding", obj: cr("Conduit", "x", "t1", `{destination-port-nats: [{port: 80, target-port: 8080, vips: [v1], protocol: tcp}, {port: 8080, target-port: 9090, vips: [v1], protocol: tcp}]}`), path: "spec.destination-port-nats[1]"},
@@ -105,6 +109,7 @@ var invalidCases = []invalidCase{
 	{name: "stream max-targets zero", obj: cr("Stream", "x", "t1", `{conduit: c1, max-targets: 0}`), path: "spec.max-targets"},
 	{name: "stream max-targets above 10000", obj: cr("Stream", "x", "t1", `{conduit: c1, max-targets: 10001}`), path: "spec.max-targets"},
 	{name: "stream max-targets changed", before: cr("Stream", "x", "t1", `{conduit: c1, max-targets: 10}`), obj: cr("Stream", "x", "t1", `{conduit: c1, max-targets: 20}`), path: "spec.max-targets"},
+	{name: "stream trench label changed", before: cr("Stream", "x", "t1", `{conduit: c1}`), obj: cr("Stream", "x", "t2", `{conduit: c1}`), path: "metadata.labels[trench]"},
 	{name: "stream without trench label", obj: cr("Stream", "x", "", `{conduit: c1}`), path: "metadata.labels[trench]"},
 	// Flow
 	{name: "flow source port malformed", obj: cr("Flow", "x", "t1", `{vips: [vy], protocols: [tcp], priority: 1, source-ports: ["1-2-3"]}`), path: "spec.source-ports[0]"},
@@ -160,7 +165,11 @@ func Test_invalidRefused(t *testing.T) {
 			}
 			require.Error(t, err, "the API server accepted it")
 			assert.Contains(t, err.Error(), tc.path)
-			assert.True(t, apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err), "status: %v", err)
+			if before != nil {
+				assert.True(t, apierrors.IsForbidden(err), "a change of an immutable field is Forbidden (403), as in the reference: %v", err)
+			} else {
+				assert.True(t, apierrors.IsInvalid(err) || apierrors.IsBadRequest(err), "status: %v", err)
+			}
 
 			stored := &unstructured.Unstructured{}
 			stored.SetGroupVersionKind(obj.GroupVersionKind())
@@ -173,4 +182,48 @@ func Test_invalidRefused(t *testing.T) {
 			assert.Equal(t, before.GetResourceVersion(), stored.GetResourceVersion(), "a refused update changed the object")
 		})
 	}
+}
+
+// Test_immutableWithoutWebhooks: with no webhook installed, the admission policies shipped in
+// config/policy still refuse every change of an immutable field or of the trench label, with
+// 403 Forbidden, and let mutable changes through.
+func Test_immutableWithoutWebhooks(t *testing.T) {
+	ctx := context.Background()
+	c := bareEnv.Client
+	ns := testutil.Namespace(t, c)
+	for _, f := range fixtures {
+		o := testutil.MustDecode(t, f)
+		o.SetNamespace(ns)
+		require.NoError(t, c.Create(ctx, o), o.GetName())
+	}
+	n := 0
+	for _, tc := range invalidCases {
+		if tc.before == "" {
+			continue
+		}
+		n++
+		t.Run(tc.name, func(t *testing.T) {
+			before := testutil.MustDecode(t, tc.before)
+			before.SetNamespace(ns)
+			before.SetName(fmt.Sprintf("bare-%d", n))
+			require.NoError(t, c.Create(ctx, before))
+			obj := testutil.MustDecode(t, tc.obj)
+			obj.SetNamespace(ns)
+			obj.SetName(before.GetName())
+			obj.SetResourceVersion(before.GetResourceVersion())
+			err := c.Update(ctx, obj)
+			require.Error(t, err)
+			assert.True(t, apierrors.IsForbidden(err), "%v", err)
+			assert.Contains(t, err.Error(), tc.path)
+		})
+	}
+	require.GreaterOrEqual(t, n, 12)
+
+	mutable := testutil.MustDecode(t, cr("Attractor", "mutable", "t1", attractorSpec))
+	mutable.SetNamespace(ns)
+	require.NoError(t, c.Create(ctx, mutable))
+	changed := testutil.MustDecode(t, cr("Attractor", "mutable", "t1", strings.Replace(attractorSpec, "{composites", "{replicas: 3, vips: [vz], composites", 1)))
+	changed.SetNamespace(ns)
+	changed.SetResourceVersion(mutable.GetResourceVersion())
+	require.NoError(t, c.Update(ctx, changed), "replicas and vips may change")
 }

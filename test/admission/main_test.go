@@ -1,4 +1,5 @@
-// Package admission tests the CRD schemas and admission webhooks against a real API server.
+// Package admission tests the CRD schemas, admission policies and webhooks against a real API
+// server.
 package admission
 
 import (
@@ -14,11 +15,13 @@ var (
 	env *localapi.Env
 	// plainEnv serves the validating webhooks only (ENABLE_MUTATING_WEBHOOK=false).
 	plainEnv *localapi.Env
+	// bareEnv has no webhook at all: the CRD schemas and admission policies alone.
+	bareEnv *localapi.Env
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error {
-		env, plainEnv = e[0], e[1]
+		env, plainEnv, bareEnv = e[0], e[1], e[2]
 		return nil
-	}, localapi.Options{}, localapi.Options{NoMutatingWebhook: true}))
+	}, localapi.Options{}, localapi.Options{NoMutatingWebhook: true}, localapi.Options{NoWebhooks: true}))
 }

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -171,7 +172,12 @@ func TestAdmission_trenchRules(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "metadata.labels[trench]")
 
+	assert.True(t, apierrors.IsForbidden(err), "%v", err)
+
 	tr := get(t, &meridiov1.Trench{}, "t9")
 	tr.Spec.IPFamily = meridiov1.IPv4
-	require.Error(t, c.Update(context.Background(), tr), "ip-family is immutable")
+	err = c.Update(context.Background(), tr)
+	require.Error(t, err, "ip-family is immutable")
+	assert.True(t, apierrors.IsForbidden(err), "%v", err)
+	assert.Contains(t, err.Error(), "spec.ip-family")
 }

@@ -96,6 +96,8 @@ func Test_configDryRun(t *testing.T) {
 			assert.Equal(t, map[string]int{"default": 1, "no-mutating-webhook": 0}[dir], kinds["MutatingWebhookConfiguration"])
 			assert.Equal(t, 4, kinds["Role"], "operator, leader election, NSP and front-end roles, all namespaced")
 			assert.Zero(t, kinds["ClusterRole"], "least privilege: no cluster-wide role")
+			assert.Equal(t, 4, kinds["ValidatingAdmissionPolicy"], "the immutable fields and label")
+			assert.Equal(t, 4, kinds["ValidatingAdmissionPolicyBinding"])
 
 			// The same with kubectl itself, which the machine image ships.
 			kubectl, err := exec.LookPath("kubectl")
