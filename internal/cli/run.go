@@ -216,17 +216,17 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 			return err
 		}
 		sort.Strings(files)
+		start := time.Now()
 		for _, f := range files {
 			if err := localapi.ApplyFile(ctx, env.Client, f, o.namespace); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "applied %s\n", f)
 		}
-		start := time.Now()
 		if err := waitRendered(ctx, env.Client, o.namespace); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "every trench rendered and applied in %s\n\n", time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(stdout, "every trench rendered, applied and reporting status %s after the first resource was created\n\n", time.Since(start).Round(time.Millisecond))
 		if err := printSummary(ctx, env.Client, o.namespace, stdout); err != nil {
 			return err
 		}
