@@ -150,24 +150,30 @@ func (s *Sink) desired(it render.Item, owners Owners) (map[string]any, error) {
 // upToDate reads the live object (from the cache) and tells whether applying desired would
 // change nothing; it also returns the live resourceVersion ("" when absent).
 func (s *Sink) upToDate(ctx context.Context, rendered client.Object, desired map[string]any) (bool, string, error) {
+	live, err := Live(ctx, s.Client, rendered)
+	if err != nil || live == nil {
+		return false, "", err
+	}
+	u := &unstructured.Unstructured{Object: live}
+	if u.GetDeletionTimestamp() != nil {
+		return false, u.GetResourceVersion(), nil
+	}
+	n, err := normalize(live)
+	if err != nil {
+		return false, "", err
+	}
+	return covers(desired, n), u.GetResourceVersion(), nil
+}
+
+// Live reads the live state of a rendered object through r, as a map; nil when it is absent.
+func Live(ctx context.Context, r client.Reader, rendered client.Object) (map[string]any, error) {
 	live := reflect.New(reflect.TypeOf(rendered).Elem()).Interface().(client.Object)
-	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(rendered), live); apierrors.IsNotFound(err) {
-		return false, "", nil
+	if err := r.Get(ctx, client.ObjectKeyFromObject(rendered), live); apierrors.IsNotFound(err) {
+		return nil, nil
 	} else if err != nil {
-		return false, "", fmt.Errorf("get %s: %w", ID(rendered), err)
+		return nil, fmt.Errorf("get %s: %w", ID(rendered), err)
 	}
-	if live.GetDeletionTimestamp() != nil {
-		return false, live.GetResourceVersion(), nil
-	}
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
-	if err != nil {
-		return false, "", err
-	}
-	n, err := normalize(m)
-	if err != nil {
-		return false, "", err
-	}
-	return covers(desired, n), live.GetResourceVersion(), nil
+	return runtime.DefaultUnstructuredConverter.ToUnstructured(live)
 }
 
 // Prune deletes the objects labelled as the trench's that keep does not name ("Kind/name").

@@ -9,10 +9,10 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -141,8 +141,8 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 // as the reference operator does, so that deleting the trench deletes its resources.
 func (r *TrenchReconciler) adopt(ctx context.Context, s *meridiov1.Snapshot) error {
 	ref := metav1.OwnerReference{APIVersion: meridiov1.GroupVersion.String(), Kind: "Trench", Name: s.Trench.Name, UID: s.Trench.UID}
-	for _, o := range resources(s)[1:] {
-		if ownedBy(o, "Trench", s.Trench.Name, s.Trench.UID) || r.written.Repeats(string(o.GetUID()), "adopt", o.GetResourceVersion(), ref) {
+	for _, o := range s.Children() {
+		if ownedByTrench(o, s.Trench.Name, s.Trench.UID) || r.written.Repeats(string(o.GetUID()), "adopt", o.GetResourceVersion(), ref) {
 			continue
 		}
 		orig := o.DeepCopyObject().(client.Object)
@@ -155,9 +155,10 @@ func (r *TrenchReconciler) adopt(ctx context.Context, s *meridiov1.Snapshot) err
 	return nil
 }
 
-func ownedBy(o metav1.Object, kind, name string, uid ...any) bool {
+// ownedByTrench tells whether o has an owner reference to trench name with uid ("" for any).
+func ownedByTrench(o metav1.Object, name string, uid types.UID) bool {
 	for _, ref := range o.GetOwnerReferences() {
-		if ref.Kind == kind && ref.Name == name && (len(uid) == 0 || ref.UID == uid[0]) {
+		if ref.Kind == "Trench" && ref.Name == name && (uid == "" || ref.UID == uid) {
 			return true
 		}
 	}
@@ -181,8 +182,8 @@ func (r *TrenchReconciler) reconcileDelete(ctx context.Context, req ctrl.Request
 	}
 	before := copyResources(s)
 	var errs []error
-	for _, o := range resources(s)[1:] {
-		if ownedBy(o, "Trench", req.Name) {
+	for _, o := range s.Children() {
+		if ownedByTrench(o, req.Name, "") {
 			if err := r.Client.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
 				errs = append(errs, fmt.Errorf("delete %s %s of deleted trench %s: %w", kindOf(o), o.GetName(), req.Name, err))
 			}
@@ -208,18 +209,11 @@ func (r *TrenchReconciler) liveStates(ctx context.Context, res *render.Result, w
 			out[id] = liveStateOf(id, rendered, w)
 			continue
 		}
-		live := reflect.New(reflect.TypeOf(it.Object).Elem()).Interface().(client.Object)
-		var liveMap map[string]any
-		switch err := r.Client.Get(ctx, client.ObjectKeyFromObject(it.Object), live); {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return nil, fmt.Errorf("read %s: %w", id, err)
-		default:
-			if liveMap, err = runtime.DefaultUnstructuredConverter.ToUnstructured(live); err != nil {
-				return nil, err
-			}
+		live, err := clustersink.Live(ctx, r.Client, it.Object)
+		if err != nil {
+			return nil, err
 		}
-		out[id] = liveStateOf(id, rendered, liveMap)
+		out[id] = liveStateOf(id, rendered, live)
 	}
 	return out, nil
 }
