@@ -181,19 +181,18 @@ func (s *Sink) Prune(ctx context.Context, namespace, trench string, keep map[str
 	var pruned []string
 	var errs []error
 	sel := client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue, render.LabelTrench: trench}
-	for i, list := range ManagedLists() {
+	for _, list := range ManagedLists() {
 		if err := s.Client.List(ctx, list, client.InNamespace(namespace), sel); err != nil {
 			errs = append(errs, fmt.Errorf("list for pruning: %w", err))
 			continue
 		}
-		kind := reflect.TypeOf(ManagedObjects()[i]).Elem().Name()
 		items, err := Items(list)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		for _, obj := range items {
-			id := kind + "/" + obj.GetName()
+			id := ID(obj)
 			if keep[id] || obj.GetDeletionTimestamp() != nil || s.written.Repeats(string(obj.GetUID()), "delete", obj.GetResourceVersion(), true) {
 				continue
 			}

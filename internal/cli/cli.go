@@ -4,9 +4,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"reflect"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 const usage = `usage: meridio-operator <command> [flags]
@@ -44,5 +41,3 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 }
-
-func kindName(o client.Object) string { return reflect.TypeOf(o).Elem().Name() }

@@ -276,7 +276,7 @@ func printSummary(ctx context.Context, c client.Client, namespace string, w io.W
 		for _, cond := range t.Status.Conditions {
 			fmt.Fprintf(w, "  %-12s %-6s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
 		}
-		for i, list := range clustersink.ManagedLists() {
+		for _, list := range clustersink.ManagedLists() {
 			if err := c.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{render.LabelTrench: t.Name}); err != nil {
 				return err
 			}
@@ -285,7 +285,7 @@ func printSummary(ctx context.Context, c client.Client, namespace string, w io.W
 				return err
 			}
 			for _, it := range items {
-				fmt.Fprintf(w, "  %s/%s\n", kindName(clustersink.ManagedObjects()[i]), it.GetName())
+				fmt.Fprintf(w, "  %s\n", clustersink.ID(it))
 			}
 		}
 	}
