@@ -2,13 +2,17 @@ package testutil
 
 import "fmt"
 
-// CR builds a Meridio resource in YAML; trench "" leaves the trench label out.
+// CR builds a Meridio resource in YAML; namespace "" and trench "" leave the namespace and
+// the trench label out.
 func CR(namespace, kind, name, trench, spec string) string {
-	labels := ""
-	if trench != "" {
-		labels = fmt.Sprintf("\n  labels: {trench: %s}", trench)
+	meta := "  name: " + name
+	if namespace != "" {
+		meta += "\n  namespace: " + namespace
 	}
-	return fmt.Sprintf("apiVersion: meridio.nordix.org/v1alpha1\nkind: %s\nmetadata:\n  name: %s\n  namespace: %s%s\nspec: %s\n", kind, name, namespace, labels, spec)
+	if trench != "" {
+		meta += fmt.Sprintf("\n  labels: {trench: %s}", trench)
+	}
+	return fmt.Sprintf("apiVersion: meridio.nordix.org/v1alpha1\nkind: %s\nmetadata:\n%s\nspec: %s\n", kind, meta, spec)
 }
 
 // TrenchSet is a small complete trench: the trench, a conduit, an attractor, a gateway, a vip,

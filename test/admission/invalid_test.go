@@ -15,14 +15,8 @@ import (
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
-// cr builds a Meridio resource in YAML; trench "" leaves the trench label out.
-func cr(kind, name, trench, spec string) string {
-	labels := ""
-	if trench != "" {
-		labels = fmt.Sprintf("\n  labels: {trench: %s}", trench)
-	}
-	return fmt.Sprintf("apiVersion: meridio.nordix.org/v1alpha1\nkind: %s\nmetadata:\n  name: %s%s\nspec: %s\n", kind, name, labels, spec)
-}
+// cr builds a Meridio resource in YAML without a namespace; trench "" leaves the label out.
+func cr(kind, name, trench, spec string) string { return testutil.CR("", kind, name, trench, spec) }
 
 const (
 	attractorSpec = `{composites: [c9], interface: {name: e, ipv4-prefix: 169.254.1.0/24, ipv6-prefix: "100::/64", nsm-vlan: {vlan-id: 10, base-interface: eth0}}}`
