@@ -94,6 +94,13 @@ func (w *yamlWriter) uint(indent string, key string, v uint64) {
 	w.b.WriteByte('\n')
 }
 
+// uintOmitEmpty writes v unless it is zero, as yaml.v2 does for omitempty fields.
+func (w *yamlWriter) uintOmitEmpty(indent string, key string, v uint64) {
+	if v != 0 {
+		w.uint(indent, key, v)
+	}
+}
+
 func (w *yamlWriter) int(indent string, key string, v int64) {
 	w.key(indent, false, key)
 	w.b.WriteByte(' ')
@@ -202,25 +209,17 @@ func (c *cfgFlow) write(w *yamlWriter, in string) {
 func (c *cfgGateway) write(w *yamlWriter, in string) {
 	w.str(in, true, "name", c.Name)
 	w.str(in, false, "address", c.Address)
-	for _, f := range []struct {
-		key string
-		v   uint64
-	}{{"remote-asn", uint64(c.RemoteASN)}, {"local-asn", uint64(c.LocalASN)}, {"remote-port", uint64(c.RemotePort)}, {"local-port", uint64(c.LocalPort)}} {
-		if f.v != 0 {
-			w.uint(in, f.key, f.v)
-		}
-	}
+	w.uintOmitEmpty(in, "remote-asn", uint64(c.RemoteASN))
+	w.uintOmitEmpty(in, "local-asn", uint64(c.LocalASN))
+	w.uintOmitEmpty(in, "remote-port", uint64(c.RemotePort))
+	w.uintOmitEmpty(in, "local-port", uint64(c.LocalPort))
 	w.str(in, false, "ip-family", c.IPFamily)
 	w.bool(in, "bfd", c.BFD)
 	w.str(in, false, "protocol", c.Protocol)
-	for _, f := range []struct {
-		key string
-		v   uint64
-	}{{"hold-time", uint64(c.HoldTime)}, {"min-tx", uint64(c.MinTx)}, {"min-rx", uint64(c.MinRx)}, {"multiplier", uint64(c.Multiplier)}} {
-		if f.v != 0 {
-			w.uint(in, f.key, f.v)
-		}
-	}
+	w.uintOmitEmpty(in, "hold-time", uint64(c.HoldTime))
+	w.uintOmitEmpty(in, "min-tx", uint64(c.MinTx))
+	w.uintOmitEmpty(in, "min-rx", uint64(c.MinRx))
+	w.uintOmitEmpty(in, "multiplier", uint64(c.Multiplier))
 	w.str(in, false, "trench", c.Trench)
 	if c.BGPAuth != nil {
 		w.key(in, false, "bgp-auth")
