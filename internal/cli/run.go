@@ -133,8 +133,8 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 }
 
 func newLogger(level string, w io.Writer) (logr.Logger, error) {
-	lvl := map[string]uzap.Level{"debug": uzap.DebugLevel, "info": uzap.InfoLevel, "error": uzap.ErrorLevel}[strings.ToLower(level)]
-	if _, ok := map[string]bool{"debug": true, "info": true, "error": true}[strings.ToLower(level)]; !ok {
+	lvl, ok := map[string]uzap.Level{"debug": uzap.DebugLevel, "info": uzap.InfoLevel, "error": uzap.ErrorLevel}[strings.ToLower(level)]
+	if !ok {
 		return logr.Logger{}, fmt.Errorf("--log-level %q: want debug, info or error", level)
 	}
 	return zap.New(zap.WriteTo(w), zap.Level(lvl)), nil
