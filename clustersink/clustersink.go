@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,8 +22,10 @@ import (
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/internal/memo"
 	"github.com/meridio-operator/meridio-operator/render"
 )
@@ -46,48 +49,40 @@ func ManagedObjects() []client.Object {
 	}
 }
 
-// Sink applies and prunes through a client whose reads come from the manager's cache.
+// Sink applies and prunes through a client whose reads come from the manager's cache. It
+// implements delivery.Sink.
 type Sink struct {
 	Client client.Client
 	// written remembers the applies and deletions, so that a cache lagging behind them does
 	// not cause the same write twice.
 	written memo.Memo
+
+	// fresh holds the objects the API server returned for recent applies, by namespace and ID,
+	// until the cache has caught up with them: Live answers from them meanwhile.
+	mu    sync.Mutex
+	fresh map[string]freshObject
 }
 
-// Report says what an Apply or Prune changed, as "Kind/name" strings.
-type Report struct {
-	Applied []string
-	Pruned  []string
-	// Live holds the objects the API server returned for the applies, by "Kind/name": fresher
-	// than the cache, which has not seen the writes yet.
-	Live map[string]map[string]any
+// freshObject is an apply response and the resourceVersion the object had before the apply
+// ("" when the apply created it).
+type freshObject struct {
+	before string
+	obj    map[string]any
 }
 
-// Owners maps the Meridio resources of a trench to their UIDs, for owner references.
-type Owners map[render.Owner]types.UID
+var _ delivery.Sink = (*Sink)(nil)
 
-// OwnersOf returns the UIDs of the trench, attractors and conduits of a snapshot.
-func OwnersOf(s *meridiov1.Snapshot) Owners {
-	o := Owners{render.OwnerOf(s.Trench): s.Trench.UID}
-	for i := range s.Attractors {
-		o[render.OwnerOf(&s.Attractors[i])] = s.Attractors[i].UID
-	}
-	for i := range s.Conduits {
-		o[render.OwnerOf(&s.Conduits[i])] = s.Conduits[i].UID
-	}
-	return o
-}
-
-// Apply makes every rendered object of res live, writing only those that differ from the live
-// state, then deletes the trench's objects that are no longer rendered.
-func (s *Sink) Apply(ctx context.Context, res *render.Result, owners Owners) (Report, error) {
-	var rep Report
+// Deliver makes every rendered object of res live, writing only those that differ from the
+// live state, then deletes the trench's objects that are no longer rendered.
+func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result, error) {
+	// The cluster has no revision to name beyond each object's own resourceVersion.
+	var out delivery.Result
 	var errs []error
 	keep := map[string]bool{}
 	for _, it := range res.Items {
 		id := ID(it.Object)
 		keep[id] = true
-		desired, err := s.desired(it, owners)
+		desired, err := s.desired(it)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -106,26 +101,92 @@ func (s *Sink) Apply(ctx context.Context, res *render.Result, owners Owners) (Re
 			continue
 		}
 		s.written.Record(res.Namespace+"/"+id, "apply", liveRV, u.GetResourceVersion(), desired)
-		rep.Applied = append(rep.Applied, id)
-		if rep.Live == nil {
-			rep.Live = map[string]map[string]any{}
-		}
-		rep.Live[id] = u.Object
+		s.remember(res.Namespace+"/"+id, liveRV, u.Object)
+		out.Changed = append(out.Changed, id)
 	}
 	if len(errs) > 0 {
 		// Pruning after a failed apply could remove what the failed objects still need.
-		return rep, kerrors.NewAggregate(errs)
+		return out, kerrors.NewAggregate(errs)
 	}
-	pruned, err := s.Prune(ctx, res.Namespace, res.Trench, keep)
-	rep.Pruned = pruned
-	return rep, err
+	pruned, err := s.prune(ctx, res.Namespace, res.Trench, keep)
+	out.Removed = pruned
+	return out, err
+}
+
+// Remove deletes every object of the trench.
+func (s *Sink) Remove(ctx context.Context, namespace, trench string) (delivery.Result, error) {
+	pruned, err := s.prune(ctx, namespace, trench, nil)
+	return delivery.Result{Removed: pruned}, err
+}
+
+// Trenches lists the trenches that have objects in the cluster.
+func (s *Sink) Trenches(ctx context.Context) ([]types.NamespacedName, error) {
+	seen := map[types.NamespacedName]bool{}
+	for _, list := range ManagedLists() {
+		if err := s.Client.List(ctx, list, client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue}); err != nil {
+			return nil, fmt.Errorf("list managed objects: %w", err)
+		}
+		items, err := Items(list)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range items {
+			if t := o.GetLabels()[render.LabelTrench]; t != "" {
+				seen[types.NamespacedName{Namespace: o.GetNamespace(), Name: t}] = true
+			}
+		}
+	}
+	out := make([]types.NamespacedName, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, nil
+}
+
+// Landed is nil: every delivery is complete when Deliver returns.
+func (s *Sink) Landed() <-chan event.GenericEvent { return nil }
+
+// Live reads a rendered object from the cache, or from the response of the apply that wrote
+// it while the cache has not seen that write yet.
+func (s *Sink) Live(ctx context.Context, rendered client.Object) (map[string]any, error) {
+	live, err := Live(ctx, s.Client, rendered)
+	if err != nil {
+		return nil, err
+	}
+	key := rendered.GetNamespace() + "/" + ID(rendered)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.fresh[key]
+	if !ok {
+		return live, nil
+	}
+	rv := ""
+	if live != nil {
+		rv = (&unstructured.Unstructured{Object: live}).GetResourceVersion()
+	}
+	if rv == f.before {
+		return f.obj, nil // the cache is behind the apply
+	}
+	delete(s.fresh, key) // the cache has seen the apply, or something later
+	return live, nil
+}
+
+// remember keeps an apply response for Live.
+func (s *Sink) remember(key, before string, obj map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fresh == nil {
+		s.fresh = map[string]freshObject{}
+	}
+	s.fresh[key] = freshObject{before: before, obj: obj}
 }
 
 // desired is the object as applied: the render plus an owner reference to its resource.
-func (s *Sink) desired(it render.Item, owners Owners) (map[string]any, error) {
+func (s *Sink) desired(it render.Item) (map[string]any, error) {
 	obj := it.Object.DeepCopyObject().(client.Object)
-	uid, ok := owners[it.Owner]
-	if !ok {
+	uid := it.Owner.UID
+	if uid == "" {
 		return nil, fmt.Errorf("apply %s: no UID for owner %s/%s", ID(it.Object), it.Owner.Kind, it.Owner.Name)
 	}
 	obj.SetOwnerReferences([]metav1.OwnerReference{{
@@ -176,8 +237,8 @@ func Live(ctx context.Context, r client.Reader, rendered client.Object) (map[str
 	return runtime.DefaultUnstructuredConverter.ToUnstructured(live)
 }
 
-// Prune deletes the objects labelled as the trench's that keep does not name ("Kind/name").
-func (s *Sink) Prune(ctx context.Context, namespace, trench string, keep map[string]bool) ([]string, error) {
+// prune deletes the objects labelled as the trench's that keep does not name ("Kind/name").
+func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[string]bool) ([]string, error) {
 	var pruned []string
 	var errs []error
 	sel := client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue, render.LabelTrench: trench}
@@ -202,6 +263,9 @@ func (s *Sink) Prune(ctx context.Context, namespace, trench string, keep map[str
 			}
 			s.written.Record(string(obj.GetUID()), "delete", obj.GetResourceVersion(), obj.GetResourceVersion(), true)
 			s.written.Forget(namespace + "/" + id)
+			s.mu.Lock()
+			delete(s.fresh, namespace+"/"+id)
+			s.mu.Unlock()
 			pruned = append(pruned, id)
 		}
 	}

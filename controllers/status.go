@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
@@ -35,8 +36,12 @@ type statusInputs struct {
 	findings []meridiov1.Finding
 	// excluded, when set, says why the resource is left out of the configuration.
 	excluded string
-	// applyErr failed the delivery of the trench.
-	applyErr error
+	// deliverErr failed the delivery of the trench.
+	deliverErr error
+	// pending: the render is accepted by the sink but not delivered yet.
+	pending bool
+	// revision is where the render was delivered (Git), for the trench's messages.
+	revision string
 	// trenchMissing: the trench named by the label does not exist.
 	trenchMissing bool
 }
@@ -79,15 +84,21 @@ func computeStatus(st *meridiov1.Status, in statusInputs) {
 		clear(meta.ReconcilingCondition)
 		st.ObservedGeneration = in.generation
 		return
-	case in.applyErr != nil:
+	case in.deliverErr != nil:
 		// The same generation is retried: observedGeneration stays where it was.
-		ready(metav1.ConditionFalse, meta.ReconciliationFailedReason, in.applyErr.Error())
-		set(meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingWithRetryReason, in.applyErr.Error())
+		ready(metav1.ConditionFalse, delivery.ReasonOf(in.deliverErr, meta.ReconciliationFailedReason), in.deliverErr.Error())
+		set(meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingWithRetryReason, in.deliverErr.Error())
 		clear(meta.StalledCondition)
 		return
 	}
 	clear(meta.StalledCondition)
 	st.ObservedGeneration = in.generation
+	if in.pending {
+		msg := "the render is waiting to be delivered"
+		ready(metav1.ConditionFalse, meta.ProgressingReason, msg)
+		set(meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingReason, msg)
+		return
+	}
 
 	var waiting []string
 	for _, o := range in.objects {
@@ -97,6 +108,9 @@ func computeStatus(st *meridiov1.Status, in statusInputs) {
 	}
 	if len(waiting) > 0 {
 		msg := strings.Join(waiting, "; ")
+		if in.revision != "" {
+			msg = in.revision + " is not live yet: " + msg
+		}
 		ready(metav1.ConditionFalse, meta.ProgressingReason, msg)
 		set(meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingReason, msg)
 		return
@@ -111,6 +125,8 @@ func computeStatus(st *meridiov1.Status, in statusInputs) {
 			msgs = append(msgs, f.Message)
 		}
 		ready(metav1.ConditionFalse, in.findings[0].Reason, strings.Join(msgs, "; "))
+	case in.revision != "":
+		ready(metav1.ConditionTrue, meta.SucceededReason, readyMessage(in.objects)+" at "+in.revision)
 	default:
 		ready(metav1.ConditionTrue, meta.SucceededReason, readyMessage(in.objects))
 	}
@@ -123,12 +139,13 @@ func readyMessage(objects []liveState) string {
 	return fmt.Sprintf("%d objects ready", len(objects))
 }
 
-// liveStateOf judges a live object (nil when absent) against its render.
-func liveStateOf(id string, rendered, live map[string]any) liveState {
+// liveStateOf judges a live object (nil when absent) against the content hash of its render.
+// An object of another render is never ready, whoever applied it.
+func liveStateOf(id, renderedHash string, live map[string]any) liveState {
 	if live == nil {
 		return liveState{ID: id, Message: "not created yet"}
 	}
-	if hashOf(live) != hashOf(rendered) {
+	if hashOf(live) != renderedHash {
 		return liveState{ID: id, Message: "not updated yet"}
 	}
 	res, err := status.Compute(&unstructured.Unstructured{Object: live})

@@ -33,7 +33,7 @@ func Test_computeStatus(t *testing.T) {
 	}{
 		{"all objects current", statusInputs{generation: 3, objects: ready}, []string{"Ready=True/Succeeded"}, 3},
 		{"an object not ready", statusInputs{generation: 3, objects: waiting}, []string{"Ready=False/Progressing", "Reconciling=True/Progressing"}, 3},
-		{"apply failed: retried, generation not observed", statusInputs{generation: 3, objects: ready, applyErr: errors.New("boom")},
+		{"apply failed: retried, generation not observed", statusInputs{generation: 3, objects: ready, deliverErr: errors.New("boom")},
 			[]string{"Ready=False/ReconciliationFailed", "Reconciling=True/ProgressingWithRetry"}, 1},
 		{"render problem stalls", statusInputs{generation: 3, objects: ready, problems: []render.Problem{{Reason: "ResourceTemplateNotFound", Message: "x"}}},
 			[]string{"Ready=False/ResourceTemplateNotFound", "Stalled=True/ResourceTemplateNotFound"}, 3},
@@ -68,7 +68,7 @@ func Test_computeStatus_transitions(t *testing.T) {
 }
 
 func Test_liveStateOf(t *testing.T) {
-	rendered := map[string]any{"metadata": map[string]any{"annotations": map[string]any{render.AnnotationHash: "h1"}}}
+	rendered := "h1"
 	assert.Equal(t, "not created yet", liveStateOf("ConfigMap/x", rendered, nil).Message)
 	stale := map[string]any{"kind": "ConfigMap", "metadata": map[string]any{"annotations": map[string]any{render.AnnotationHash: "h0"}}}
 	assert.Equal(t, "not updated yet", liveStateOf("ConfigMap/x", rendered, stale).Message)

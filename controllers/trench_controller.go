@@ -11,10 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,9 +22,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/clustersink"
+	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/internal/memo"
 	"github.com/meridio-operator/meridio-operator/internal/snapshot"
 	"github.com/meridio-operator/meridio-operator/render"
@@ -37,21 +39,13 @@ import (
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete,namespace=system
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch,namespace=system
 
-// Sink delivers the rendered objects of a trench.
-type Sink interface {
-	// Apply makes the objects of res live (or committed) and removes the trench's objects that
-	// are no longer rendered.
-	Apply(ctx context.Context, res *render.Result, owners clustersink.Owners) (clustersink.Report, error)
-	// Prune removes the trench's objects that keep ("Kind/name") does not name.
-	Prune(ctx context.Context, namespace, trench string, keep map[string]bool) ([]string, error)
-}
-
 // TrenchReconciler renders and delivers the workload set of each trench, and reports the
 // status of every Meridio resource from the live objects.
 type TrenchReconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
-	Client   client.Client
-	Sink     Sink
+	Client client.Client
+	// Sink delivers the renders: to the cluster, or to Git.
+	Sink     delivery.Sink
 	Settings render.Settings
 	Recorder events.EventRecorder
 	// MaxConcurrentReconciles is how many trenches are reconciled at once (default 4):
@@ -83,7 +77,24 @@ func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, o := range clustersink.ManagedObjects() {
 		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench)))
 	}
+	if landed := r.Sink.Landed(); landed != nil {
+		b = b.WatchesRawSource(source.Channel(landed, &handler.EnqueueRequestForObject{}))
+	}
+	// Trenches the sink holds output for but that no longer exist are only found this way.
+	b = b.WatchesRawSource(source.Func(r.enqueueDelivered))
 	return b.Complete(r)
+}
+
+// enqueueDelivered enqueues every trench the sink holds output for, once at start-up.
+func (r *TrenchReconciler) enqueueDelivered(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+	trenches, err := r.Sink.Trenches(ctx)
+	if err != nil {
+		return fmt.Errorf("list the trenches of the sink: %w", err)
+	}
+	for _, t := range trenches {
+		q.Add(reconcile.Request{NamespacedName: t})
+	}
+	return nil
 }
 
 // toTrench maps an object to the trench its label names.
@@ -126,15 +137,15 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	rep, applyErr := r.Sink.Apply(ctx, res, clustersink.OwnersOf(s))
-	r.report(s.Trench, rep, applyErr)
-	live, err := r.liveStates(ctx, res, rep.Live)
+	del, deliverErr := r.Sink.Deliver(ctx, res)
+	r.report(s.Trench, del, deliverErr)
+	live, err := r.liveStates(ctx, res)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	r.setStatuses(s, res, live, applyErr)
-	log.V(1).Info("reconciled", "applied", len(rep.Applied), "pruned", len(rep.Pruned), "problems", len(res.Problems), "duration", time.Since(start))
-	return ctrl.Result{}, applyErr
+	r.setStatuses(s, res, live, del, deliverErr)
+	log.V(1).Info("reconciled", "changed", len(del.Changed), "removed", len(del.Removed), "revision", del.Revision, "pending", del.Pending, "problems", len(res.Problems), "duration", time.Since(start))
+	return ctrl.Result{}, deliverErr
 }
 
 // adopt gives every resource of the trench a (non-controller) owner reference to the trench,
@@ -169,13 +180,13 @@ func ownedByTrench(o metav1.Object, name string, uid types.UID) bool {
 // the resources it had adopted are deleted (what the garbage collector does too, but it may be
 // missing or slow). Resources it never adopted wait for it, reported as TrenchNotFound.
 func (r *TrenchReconciler) reconcileDelete(ctx context.Context, req ctrl.Request, s *meridiov1.Snapshot) error {
-	pruned, err := r.Sink.Prune(ctx, req.Namespace, req.Name, nil)
-	objectsPruned.WithLabelValues(req.Namespace, req.Name).Add(float64(len(pruned)))
+	del, err := r.Sink.Remove(ctx, req.Namespace, req.Name)
+	objectsPruned.WithLabelValues(req.Namespace, req.Name).Add(float64(len(del.Removed)))
 	if err != nil {
 		return err
 	}
-	if len(pruned) > 0 {
-		ctrl.LoggerFrom(ctx).Info("pruned the objects of a deleted trench", "objects", pruned)
+	if len(del.Removed) > 0 || del.Pending {
+		ctrl.LoggerFrom(ctx).Info("removed the output of a deleted trench", "objects", del.Removed, "pending", del.Pending)
 	}
 	if s.Trench != nil {
 		return nil // being deleted: its resources go with it
@@ -195,31 +206,22 @@ func (r *TrenchReconciler) reconcileDelete(ctx context.Context, req ctrl.Request
 	return kerrors.NewAggregate(errs)
 }
 
-// liveStates reads every rendered object (from the apply responses when just written, else
-// from the cache) and judges it against its render.
-func (r *TrenchReconciler) liveStates(ctx context.Context, res *render.Result, written map[string]map[string]any) (map[string]liveState, error) {
+// liveStates reads every rendered object through the sink and judges it against its render.
+func (r *TrenchReconciler) liveStates(ctx context.Context, res *render.Result) (map[string]liveState, error) {
 	out := map[string]liveState{}
 	for _, it := range res.Items {
 		id := clustersink.ID(it.Object)
-		rendered, err := runtime.DefaultUnstructuredConverter.ToUnstructured(it.Object)
+		live, err := r.Sink.Live(ctx, it.Object)
 		if err != nil {
 			return nil, err
 		}
-		if w, ok := written[id]; ok {
-			out[id] = liveStateOf(id, rendered, w)
-			continue
-		}
-		live, err := clustersink.Live(ctx, r.Client, it.Object)
-		if err != nil {
-			return nil, err
-		}
-		out[id] = liveStateOf(id, rendered, live)
+		out[id] = liveStateOf(id, it.Object.GetAnnotations()[render.AnnotationHash], live)
 	}
 	return out, nil
 }
 
 // setStatuses computes the status of every resource of the trench.
-func (r *TrenchReconciler) setStatuses(s *meridiov1.Snapshot, res *render.Result, live map[string]liveState, applyErr error) {
+func (r *TrenchReconciler) setStatuses(s *meridiov1.Snapshot, res *render.Result, live map[string]liveState, del delivery.Result, deliverErr error) {
 	byOwner := map[render.Owner][]liveState{}
 	for _, it := range res.Items {
 		byOwner[it.Owner] = append(byOwner[it.Owner], live[clustersink.ID(it.Object)])
@@ -231,13 +233,18 @@ func (r *TrenchReconciler) setStatuses(s *meridiov1.Snapshot, res *render.Result
 	config := []liveState{live["ConfigMap/"+r.Settings.NamePrefix+"meridio-configuration-"+s.Trench.Name]}
 	for _, o := range resources(s) {
 		owner := render.OwnerOf(o)
-		in := statusInputs{generation: o.GetGeneration(), problems: problems[owner], applyErr: applyErr, objects: byOwner[owner]}
+		in := statusInputs{generation: o.GetGeneration(), problems: problems[owner], deliverErr: deliverErr, pending: del.Pending, objects: byOwner[owner]}
 		for _, f := range o.Findings(s) {
 			if strings.HasSuffix(f.Reason, "NotFound") {
 				in.findings = append(in.findings, f)
 			}
 		}
 		switch c := o.(type) {
+		case *meridiov1.Trench:
+			in.revision = del.Revision
+			if deliverErr == nil && !del.Pending {
+				c.Status.Revision = del.Revision
+			}
 		case *meridiov1.Gateway, *meridiov1.Vip:
 			in.objects = config
 		case *meridiov1.Stream:
@@ -256,18 +263,28 @@ func (r *TrenchReconciler) setStatuses(s *meridiov1.Snapshot, res *render.Result
 }
 
 // report records what the delivery did: metrics, and events a user must see.
-func (r *TrenchReconciler) report(t *meridiov1.Trench, rep clustersink.Report, applyErr error) {
-	objectsApplied.WithLabelValues(t.Namespace, t.Name).Add(float64(len(rep.Applied)))
-	objectsPruned.WithLabelValues(t.Namespace, t.Name).Add(float64(len(rep.Pruned)))
-	if len(rep.Applied) > 0 {
-		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Applied", "Apply", "applied %d objects: %s", len(rep.Applied), strings.Join(rep.Applied, ", "))
+func (r *TrenchReconciler) report(t *meridiov1.Trench, del delivery.Result, deliverErr error) {
+	objectsApplied.WithLabelValues(t.Namespace, t.Name).Add(float64(len(del.Changed)))
+	objectsPruned.WithLabelValues(t.Namespace, t.Name).Add(float64(len(del.Removed)))
+	if len(del.Changed) > 0 {
+		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s %d objects: %s", delivered(del), len(del.Changed), strings.Join(del.Changed, ", "))
 	}
-	if len(rep.Pruned) > 0 {
-		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Pruned", "Prune", "deleted %d objects no longer rendered: %s", len(rep.Pruned), strings.Join(rep.Pruned, ", "))
+	if len(del.Removed) > 0 {
+		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Pruned", "Prune", "%s the removal of %d objects no longer rendered: %s", delivered(del), len(del.Removed), strings.Join(del.Removed, ", "))
 	}
-	if applyErr != nil {
-		r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%s", applyErr.Error())
+	if deliverErr != nil {
+		reason := delivery.ReasonOf(deliverErr, "ApplyFailed")
+		// The same failure on every retry is one event, which the recorder aggregates.
+		r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, reason, "Deliver", "%s", deliverErr.Error())
 	}
+}
+
+// delivered is how an event says where a change went.
+func delivered(del delivery.Result) string {
+	if del.Revision == "" {
+		return "applied"
+	}
+	return "committed in " + del.Revision
 }
 
 // patchStatuses writes the status of each resource whose status changed, and an event when a
@@ -276,8 +293,8 @@ func (r *TrenchReconciler) patchStatuses(ctx context.Context, before, after []me
 	var errs []error
 	for i, o := range after {
 		old := before[i]
-		st := withoutTransitionTimes(o.MeridioStatus())
-		if reflect.DeepEqual(old.MeridioStatus(), o.MeridioStatus()) || r.written.Repeats(string(o.GetUID()), "status", old.GetResourceVersion(), st) {
+		st := withoutTransitionTimes(o)
+		if reflect.DeepEqual(statusOf(old), statusOf(o)) || r.written.Repeats(string(o.GetUID()), "status", old.GetResourceVersion(), st) {
 			continue
 		}
 		if err := r.Client.Status().Patch(ctx, o, client.MergeFrom(old)); client.IgnoreNotFound(err) != nil {
@@ -293,12 +310,23 @@ func (r *TrenchReconciler) patchStatuses(ctx context.Context, before, after []me
 	return kerrors.NewAggregate(errs)
 }
 
+// statusOf returns the whole status of a resource: the Trench's has more than the common one.
+func statusOf(o meridiov1.Object) any {
+	if t, ok := o.(*meridiov1.Trench); ok {
+		return &t.Status
+	}
+	return o.MeridioStatus()
+}
+
 // withoutTransitionTimes copies a status without its transition times, which differ between
 // two computations of the same status from a cache that has not seen the first one.
-func withoutTransitionTimes(s *meridiov1.Status) meridiov1.Status {
-	out := *s.DeepCopy()
+func withoutTransitionTimes(o meridiov1.Object) any {
+	out := *o.MeridioStatus().DeepCopy()
 	for i := range out.Conditions {
 		out.Conditions[i].LastTransitionTime = metav1.Time{}
+	}
+	if t, ok := o.(*meridiov1.Trench); ok {
+		return meridiov1.TrenchStatus{Status: out, Revision: t.Status.Revision}
 	}
 	return out
 }
@@ -328,9 +356,15 @@ func kindOf(o meridiov1.Object) string { return render.OwnerOf(o).Kind }
 // SetupWithClusterSink registers a TrenchReconciler that delivers to the cluster it runs in,
 // reconciling up to workers trenches at once (0 for the default).
 func SetupWithClusterSink(mgr ctrl.Manager, settings render.Settings, workers int) error {
+	return Setup(mgr, &clustersink.Sink{Client: mgr.GetClient()}, settings, workers)
+}
+
+// Setup registers a TrenchReconciler that delivers through sink, reconciling up to workers
+// trenches at once (0 for the default).
+func Setup(mgr ctrl.Manager, sink delivery.Sink, settings render.Settings, workers int) error {
 	r := &TrenchReconciler{
 		Client:                  mgr.GetClient(),
-		Sink:                    &clustersink.Sink{Client: mgr.GetClient()},
+		Sink:                    sink,
 		Settings:                settings,
 		Recorder:                mgr.GetEventRecorder("meridio-operator"),
 		MaxConcurrentReconciles: workers,

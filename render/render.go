@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
@@ -36,7 +37,19 @@ const (
 type Owner struct {
 	Kind string
 	Name string
+	// UID is the resource's UID ("" offline); cluster delivery makes it the object's owner.
+	UID types.UID
 }
+
+// Source is one resource a render was made from, as commit messages and provenance name it.
+type Source struct {
+	Kind       string
+	Name       string
+	Generation int64
+}
+
+// String is "Kind/name generation N".
+func (s Source) String() string { return fmt.Sprintf("%s/%s generation %d", s.Kind, s.Name, s.Generation) }
 
 // Item is one rendered object and the resource it belongs to (which owns it in cluster mode).
 type Item struct {
@@ -60,6 +73,8 @@ type Result struct {
 	Items []Item
 	// Problems are sorted by owner.
 	Problems []Problem
+	// Sources are the trench and every resource of it, in snapshot order.
+	Sources []Source
 }
 
 // Render computes every object of the trench in s, whose lists must be sorted by name (as
@@ -70,6 +85,10 @@ func Render(s *meridiov1.Snapshot, set Settings) (*Result, error) {
 		return nil, fmt.Errorf("render: the snapshot has no trench")
 	}
 	r := &renderer{set: &set, result: &Result{Namespace: s.Trench.Namespace, Trench: s.Trench.Name}}
+	for _, o := range append([]meridiov1.Validated{s.Trench}, s.Children()...) {
+		own := OwnerOf(o)
+		r.result.Sources = append(r.result.Sources, Source{Kind: own.Kind, Name: own.Name, Generation: o.GetGeneration()})
+	}
 	if err := r.trenchObjects(s); err != nil {
 		return nil, fmt.Errorf("render trench %s/%s: %w", s.Trench.Namespace, s.Trench.Name, err)
 	}
@@ -126,7 +145,7 @@ func OwnerOf(o meridiov1.Object) Owner {
 	case *meridiov1.Flow:
 		kind = "Flow"
 	}
-	return Owner{Kind: kind, Name: o.GetName()}
+	return Owner{Kind: kind, Name: o.GetName(), UID: o.GetUID()}
 }
 
 // add records obj as rendered for owner, with the common labels, and the owner's resource

@@ -10,12 +10,24 @@ type TrenchSpec struct {
 	IPFamily string `json:"ip-family"`
 }
 
+// TrenchStatus is the common status plus where the trench's render was delivered.
+type TrenchStatus struct {
+	Status `json:",inline"`
+
+	// Revision is the delivered revision that holds the trench's current render: in git
+	// mode `<branch>@sha1:<commit>`, the form of Flux's lastAppliedRevision. Empty in cluster
+	// mode, where the render is applied directly.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+}
+
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="IP-Family",type=string,JSONPath=`.spec.ip-family`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.revision`,priority=1
 
 // Trench is the root of a Meridio deployment; every other kind names its trench in the label `trench`.
 type Trench struct {
@@ -23,11 +35,11 @@ type Trench struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec   TrenchSpec `json:"spec,omitempty"`
-	Status Status     `json:"status,omitempty"`
+	Status TrenchStatus `json:"status,omitempty"`
 }
 
 // MeridioStatus returns the status the operator writes.
-func (t *Trench) MeridioStatus() *Status { return &t.Status }
+func (t *Trench) MeridioStatus() *Status { return &t.Status.Status }
 
 // +kubebuilder:object:root=true
 

@@ -31,6 +31,7 @@ import (
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/controllers"
+	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
 	"github.com/meridio-operator/meridio-operator/render"
@@ -45,39 +46,34 @@ func TestMain(m *testing.M) {
 	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error { env = e[0]; return nil }, localapi.Options{}))
 }
 
-// applyEverything is the baseline sink: no comparison with the live objects.
+// applyEverything is the baseline sink: every object applied, with no comparison with the
+// live objects; the cluster sink it embeds then finds nothing to write and prunes.
 type applyEverything struct {
-	c     client.Client
-	prune *clustersink.Sink
+	*clustersink.Sink
+	c client.Client
 }
 
-func (a *applyEverything) Apply(ctx context.Context, res *render.Result, owners clustersink.Owners) (clustersink.Report, error) {
-	var rep clustersink.Report
-	keep := map[string]bool{}
+func (a *applyEverything) Deliver(ctx context.Context, res *render.Result) (delivery.Result, error) {
+	var out delivery.Result
 	for _, it := range res.Items {
 		obj := it.Object.DeepCopyObject().(client.Object)
 		obj.SetOwnerReferences([]metav1.OwnerReference{{
 			APIVersion: meridiov1.GroupVersion.String(), Kind: it.Owner.Kind, Name: it.Owner.Name,
-			UID: owners[it.Owner], Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+			UID: it.Owner.UID, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
 		}})
 		m, err := render.Clean(obj)
 		if err != nil {
-			return rep, err
+			return out, err
 		}
 		u := &unstructured.Unstructured{Object: m}
 		if err := a.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(clustersink.FieldOwner)); err != nil {
-			return rep, err
+			return out, err
 		}
-		keep[clustersink.ID(it.Object)] = true
-		rep.Applied = append(rep.Applied, clustersink.ID(it.Object))
+		out.Changed = append(out.Changed, clustersink.ID(it.Object))
 	}
-	pruned, err := a.prune.Prune(ctx, res.Namespace, res.Trench, keep)
-	rep.Pruned = pruned
-	return rep, err
-}
-
-func (a *applyEverything) Prune(ctx context.Context, namespace, trench string, keep map[string]bool) ([]string, error) {
-	return a.prune.Prune(ctx, namespace, trench, keep)
+	pruned, err := a.Sink.Deliver(ctx, res)
+	out.Removed = pruned.Removed
+	return out, err
 }
 
 // operator is one running manager with the trench reconciler, watching one namespace.
@@ -109,9 +105,9 @@ func startOperator(b testing.TB, baseline bool) *operator {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sink controllers.Sink = &clustersink.Sink{Client: mgr.GetClient()}
+	var sink delivery.Sink = &clustersink.Sink{Client: mgr.GetClient()}
 	if baseline {
-		sink = &applyEverything{c: mgr.GetClient(), prune: &clustersink.Sink{Client: mgr.GetClient()}}
+		sink = &applyEverything{c: mgr.GetClient(), Sink: &clustersink.Sink{Client: mgr.GetClient()}}
 	}
 	o.reconciler = &controllers.TrenchReconciler{Client: mgr.GetClient(), Sink: sink, Settings: render.DefaultSettings(), Recorder: mgr.GetEventRecorder("bench")}
 	if err := o.reconciler.SetupWithManager(mgr); err != nil {

@@ -1,0 +1,69 @@
+// Package delivery is the contract between the trench reconciler and the two ways a render is
+// delivered: to the cluster the operator runs in (clustersink) or to a Git repository for Flux
+// or Argo CD (gitsink). The reconciler only speaks this contract, so it never branches on the
+// mode.
+package delivery
+
+import (
+	"context"
+	"errors"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/meridio-operator/meridio-operator/render"
+)
+
+// Sink delivers the rendered workload sets of trenches.
+type Sink interface {
+	// Deliver makes res the delivered state of its trench: every object it renders, and none
+	// of the trench's objects that it no longer renders.
+	Deliver(ctx context.Context, res *render.Result) (Result, error)
+	// Remove withdraws everything delivered for a trench.
+	Remove(ctx context.Context, namespace, trench string) (Result, error)
+	// Trenches lists the trenches the sink holds output for. At start-up the reconciler visits
+	// each of them, so that a trench deleted while the operator was down is cleaned up.
+	Trenches(ctx context.Context) ([]types.NamespacedName, error)
+	// Live reads the live state of a rendered object, as a map; nil when it does not exist.
+	// Status is computed from it in both modes.
+	Live(ctx context.Context, rendered client.Object) (map[string]any, error)
+	// Landed tells about deliveries that complete after Deliver returned (a coalesced commit
+	// pushed, or its push failing): each event names a Trench to reconcile again. Nil when
+	// every delivery completes inside Deliver.
+	Landed() <-chan event.GenericEvent
+}
+
+// Result says what a delivery did.
+type Result struct {
+	// Changed names what the delivery wrote, as "Kind/name" of rendered objects.
+	Changed []string
+	// Removed names the objects withdrawn because they are no longer rendered.
+	Removed []string
+	// Revision names where the delivered state is: `<branch>@sha1:<commit>` for Git (the
+	// form of Flux's lastAppliedRevision). Empty for the cluster, whose objects carry their own
+	// resourceVersions, and while the delivery is Pending.
+	Revision string
+	// Pending means the render is accepted but not delivered yet (Git: waiting for its commit
+	// to be pushed); Landed will name the trench when it is.
+	Pending bool
+}
+
+// Error is a delivery failure with the reason the Trench's Ready condition shows. Its message
+// holds no credentials.
+type Error struct {
+	Reason string
+	Err    error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf returns the reason of the first Error in err's chain, or def.
+func ReasonOf(err error, def string) string {
+	var de *Error
+	if errors.As(err, &de) && de.Reason != "" {
+		return de.Reason
+	}
+	return def
+}
