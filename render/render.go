@@ -49,7 +49,9 @@ type Source struct {
 }
 
 // String is "Kind/name generation N".
-func (s Source) String() string { return fmt.Sprintf("%s/%s generation %d", s.Kind, s.Name, s.Generation) }
+func (s Source) String() string {
+	return fmt.Sprintf("%s/%s generation %d", s.Kind, s.Name, s.Generation)
+}
 
 // Item is one rendered object and the resource it belongs to (which owns it in cluster mode).
 type Item struct {

@@ -34,7 +34,7 @@ type Trench struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   TrenchSpec `json:"spec,omitempty"`
+	Spec   TrenchSpec   `json:"spec,omitempty"`
 	Status TrenchStatus `json:"status,omitempty"`
 }
 
