@@ -19,7 +19,8 @@ import (
 // the path from the root to the changed trench directories and nothing else, so its cost does
 // not grow with the repository (go-git's Worktree.Add and Status hash every file).
 
-// dirTree is the content of one trench directory, as Git objects not yet stored.
+// dirTree is the content of one trench directory, as Git objects not yet stored (or, with
+// only hash set, already stored).
 type dirTree struct {
 	tree  *object.Tree
 	hash  plumbing.Hash
@@ -268,8 +269,10 @@ func (ts treeStore) applyDirs(owned plumbing.Hash, dirs map[string]*dirTree) (pl
 				setEntry(nsTree, trench, filemode.Dir, plumbing.ZeroHash)
 				continue
 			}
-			if err := ts.putDir(d); err != nil {
-				return plumbing.ZeroHash, err
+			if d.tree != nil { // else already stored
+				if err := ts.putDir(d); err != nil {
+					return plumbing.ZeroHash, err
+				}
 			}
 			setEntry(nsTree, trench, filemode.Dir, d.hash)
 		}

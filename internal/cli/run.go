@@ -31,6 +31,7 @@ import (
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/controllers"
+	"github.com/meridio-operator/meridio-operator/gitsink"
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 	"github.com/meridio-operator/meridio-operator/render"
 	"github.com/meridio-operator/meridio-operator/webhooks"
@@ -53,6 +54,14 @@ type runOptions struct {
 	keepRunning    bool
 	kubeconfigOut  string
 	workers        int
+	git            gitOptions
+}
+
+// gitOptions are the flags of git mode.
+type gitOptions struct {
+	url, branch, path, pushBranch, secret string
+	authorName, authorEmail, cloneDir     string
+	commitDelay                           time.Duration
 }
 
 func envOr(name, def string) string {
@@ -89,7 +98,16 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the admission webhook server")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the webhook server's tls.crt and tls.key")
 	fs.BoolVar(&o.mutating, "enable-mutating-webhook", envOr("ENABLE_MUTATING_WEBHOOK", "true") != "false", "serve the Gateway defaulting webhook (ENABLE_MUTATING_WEBHOOK)")
-	fs.StringVar(&o.sink, "sink", "cluster", "where rendered objects go: cluster")
+	fs.StringVar(&o.sink, "sink", "cluster", "where rendered objects go: cluster (applied to this cluster) or git (committed for Flux or Argo CD)")
+	fs.StringVar(&o.git.url, "git-url", "", "git mode: the repository, https://, ssh:// or file:// (user info is taken as credentials and never shown)")
+	fs.StringVar(&o.git.branch, "git-branch", "main", "git mode: the branch Flux or Argo CD applies")
+	fs.StringVar(&o.git.path, "git-path", "", "git mode: the directory of the repository the operator owns (default: the root); nothing outside it is touched")
+	fs.StringVar(&o.git.pushBranch, "git-push-branch", "", "git mode: push to this branch instead, rebuilt on top of --git-branch, to review changes as a pull request")
+	fs.StringVar(&o.git.secret, "git-secret", "", "git mode: a Secret in the operator's namespace with the keys of a Flux GitRepository secret (username/password, bearerToken, identity + known_hosts, ca.crt)")
+	fs.StringVar(&o.git.authorName, "git-author-name", "meridio-operator", "git mode: author and committer name of the commits")
+	fs.StringVar(&o.git.authorEmail, "git-author-email", "meridio-operator@localhost", "git mode: author and committer email of the commits")
+	fs.DurationVar(&o.git.commitDelay, "git-commit-delay", 200*time.Millisecond, "git mode: changes are committed together once none has arrived for this long (at most 10 times as long)")
+	fs.StringVar(&o.git.cloneDir, "git-clone-dir", "", "git mode: where the local clone is kept across restarts (default: a directory under the system's temporary directory)")
 	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "how many trenches are reconciled at once")
 	fs.StringVar(&o.logLevel, "log-level", "info", "operator log level: debug, info or error")
 	fs.StringVar(&o.templates, "resource-templates", os.Getenv("RESOURCE_TEMPLATES_DIR"), "directory of user resource-requirement templates")
@@ -106,8 +124,8 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctrl.SetLogger(log)
-	if o.sink != "cluster" {
-		fmt.Fprintf(stderr, "--sink=%s: only the cluster sink is available in this version\n", o.sink)
+	if err := o.check(); err != nil {
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	settings, err := render.SettingsFromEnv(os.LookupEnv, o.templates)
@@ -175,7 +193,11 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	if err := webhooks.Setup(mgr, o.mutating); err != nil {
 		return err
 	}
-	if err := controllers.SetupWithClusterSink(mgr, settings, o.workers); err != nil {
+	sink, err := newSink(mgr, o)
+	if err != nil {
+		return err
+	}
+	if err := controllers.Setup(mgr, sink, settings, o.workers); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -184,7 +206,7 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	if err := mgr.AddReadyzCheck("readyz", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return err
 	}
-	ctrl.Log.Info("starting", "namespace", o.namespace, "sink", o.sink, "mutatingWebhook", o.mutating)
+	ctrl.Log.Info("starting", "namespace", o.namespace, "sink", o.sink, "mutatingWebhook", o.mutating, "gitURL", gitsink.RedactURL(o.git.url))
 	return mgr.Start(ctx)
 }
 
@@ -194,7 +216,13 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 	env, err := localapi.Start(localapi.Options{
 		NoMutatingWebhook: !o.mutating,
 		ManagerOptions:    func(mo *ctrl.Options) { cacheOptions(mo, o.namespace) },
-		Setup:             func(mgr ctrl.Manager) error { return controllers.SetupWithClusterSink(mgr, settings, o.workers) },
+		Setup: func(mgr ctrl.Manager) error {
+			sink, err := newSink(mgr, o)
+			if err != nil {
+				return err
+			}
+			return controllers.Setup(mgr, sink, settings, o.workers)
+		},
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,391 @@
+package gitsink
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/clustersink"
+	"github.com/meridio-operator/meridio-operator/delivery"
+	"github.com/meridio-operator/meridio-operator/render"
+)
+
+// Sink delivers renders as commits: Deliver records a trench's directory and returns at once;
+// a single loop (Start) commits the directories that arrived within the coalescing window in
+// one commit, pushes it, and then names the trenches on Landed so that their status is
+// gathered again. It implements delivery.Sink and manager.Runnable.
+type Sink struct {
+	repo   *Repository
+	reader client.Reader
+	// delay is the quiet time that closes a batch; maxWait bounds a batch that keeps growing.
+	delay, maxWait time.Duration
+	// retryMin and retryMax bound the backoff after a failed write.
+	retryMin, retryMax time.Duration
+
+	kick   chan struct{}
+	events chan event.GenericEvent
+
+	mu         sync.Mutex
+	loaded     bool
+	desired    map[string]*change    // trench directory → content waiting to be pushed
+	landed     map[string]landedDir  // trench directory → what the target branch holds
+	sources    map[string][]render.Source // trench directory → sources of its pushed render
+	failure    error                 // the last write's failure, while changes wait
+	lastSubmit time.Time
+}
+
+// change is the wanted content of one trench directory.
+type change struct {
+	trench  types.NamespacedName
+	tree    *dirTree // nil removes the directory
+	sources []render.Source
+}
+
+// landedDir is a trench directory as the target branch holds it.
+type landedDir struct {
+	hash   plumbing.Hash
+	commit plumbing.Hash
+	// unreported lists the files the last commit changed, until a Deliver reports them.
+	unreported []string
+}
+
+var _ delivery.Sink = (*Sink)(nil)
+
+// SinkOption configures a Sink.
+type SinkOption func(*Sink)
+
+// WithCommitDelay sets the coalescing window: a commit is made once no change has arrived for
+// delay, or at the latest 10×delay after the first change of the batch.
+func WithCommitDelay(delay time.Duration) SinkOption {
+	return func(s *Sink) { s.delay, s.maxWait = delay, 10*delay }
+}
+
+// WithRetryBackoff bounds the backoff between tries of a failed write.
+func WithRetryBackoff(min, max time.Duration) SinkOption {
+	return func(s *Sink) { s.retryMin, s.retryMax = min, max }
+}
+
+// NewSink returns a Sink writing to repo; live objects are read through reader (the manager's
+// cache).
+func NewSink(repo *Repository, reader client.Reader, opts ...SinkOption) *Sink {
+	s := &Sink{
+		repo: repo, reader: reader,
+		delay: 200 * time.Millisecond, maxWait: 2 * time.Second,
+		retryMin: time.Second, retryMax: time.Minute,
+		kick:   make(chan struct{}, 1),
+		events: make(chan event.GenericEvent, 1024),
+		desired: map[string]*change{}, landed: map[string]landedDir{}, sources: map[string][]render.Source{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// revision names a commit of the target branch as Flux does.
+func (s *Sink) revision(commit plumbing.Hash) string {
+	return s.repo.Target() + "@sha1:" + commit.String()
+}
+
+// load reads what the target branch holds, once.
+func (s *Sink) load(ctx context.Context) error {
+	s.mu.Lock()
+	loaded := s.loaded
+	s.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	st, err := s.repo.State(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded {
+		for dir, h := range st.Dirs {
+			s.landed[dir] = landedDir{hash: h, commit: st.Commit}
+		}
+		s.loaded = true
+	}
+	return nil
+}
+
+// Deliver records the trench's directory for the next commit; it reports the revision at
+// once when the target branch already holds it.
+func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result, error) {
+	files, err := render.TrenchFiles(res)
+	if err != nil {
+		return delivery.Result{}, err
+	}
+	dir := render.Dir(res.Namespace, res.Trench)
+	plain := make(map[string][]byte, len(files))
+	for p, data := range files {
+		plain[path.Base(p)] = data
+	}
+	tree, err := newDirTree(plain)
+	if err != nil {
+		return delivery.Result{}, fmt.Errorf("trench %s: %w", dir, err)
+	}
+	return s.submit(ctx, dir, &change{trench: types.NamespacedName{Namespace: res.Namespace, Name: res.Trench}, tree: tree, sources: res.Sources})
+}
+
+// Remove records the removal of the trench's directory for the next commit.
+func (s *Sink) Remove(ctx context.Context, namespace, trench string) (delivery.Result, error) {
+	return s.submit(ctx, render.Dir(namespace, trench), &change{trench: types.NamespacedName{Namespace: namespace, Name: trench}})
+}
+
+func (s *Sink) submit(ctx context.Context, dir string, c *change) (delivery.Result, error) {
+	if err := s.load(ctx); err != nil {
+		return delivery.Result{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, exists := s.landed[dir]
+	if (c.tree == nil && !exists) || (c.tree != nil && exists && l.hash == c.tree.hash) {
+		delete(s.desired, dir) // the branch already holds it
+		out := delivery.Result{}
+		if exists {
+			out.Revision = s.revision(l.commit)
+			if c.tree != nil {
+				out.Changed, l.unreported = l.unreported, nil
+				s.landed[dir] = l
+			}
+		}
+		return out, nil
+	}
+	if p := s.desired[dir]; p == nil || !sameContent(p, c) {
+		s.desired[dir] = c
+		s.lastSubmit = time.Now()
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	return delivery.Result{Pending: true}, s.failure
+}
+
+func sameContent(a, b *change) bool {
+	if a.tree == nil || b.tree == nil {
+		return a.tree == nil && b.tree == nil
+	}
+	return a.tree.hash == b.tree.hash
+}
+
+// Trenches lists the trench directories of the owned path.
+func (s *Sink) Trenches(ctx context.Context) ([]types.NamespacedName, error) {
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]types.NamespacedName, 0, len(s.landed))
+	for dir := range s.landed {
+		ns, name, _ := strings.Cut(dir, "/")
+		out = append(out, types.NamespacedName{Namespace: ns, Name: name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, nil
+}
+
+// Live reads a rendered object as Flux or Argo CD applied it, from the cache.
+func (s *Sink) Live(ctx context.Context, rendered client.Object) (map[string]any, error) {
+	return clustersink.Live(ctx, s.reader, rendered)
+}
+
+// Landed names the trenches whose pending change was pushed, or failed to be.
+func (s *Sink) Landed() <-chan event.GenericEvent { return s.events }
+
+// Start runs the commit loop until ctx ends.
+func (s *Sink) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("gitsink")
+	var retry <-chan time.Time
+	backoff := time.Duration(0)
+	for {
+		if retry != nil {
+			// After a failure, wait for the backoff whatever arrives meanwhile.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-retry:
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.kick:
+			}
+		}
+		if !s.settle(ctx) {
+			return nil
+		}
+		if err := s.flush(ctx); err != nil {
+			backoff = min(max(2*backoff, s.retryMin), s.retryMax)
+			retry = time.After(backoff)
+			log.Error(err, "commit failed; retrying", "backoff", backoff)
+			continue
+		}
+		retry, backoff = nil, 0
+	}
+}
+
+// settle waits until no change has arrived for the delay (at most maxWait); false when ctx
+// ended.
+func (s *Sink) settle(ctx context.Context) bool {
+	first := time.Now()
+	for {
+		s.mu.Lock()
+		until := s.lastSubmit.Add(s.delay)
+		s.mu.Unlock()
+		if limit := first.Add(s.maxWait); until.After(limit) {
+			until = limit
+		}
+		d := time.Until(until)
+		if d <= 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+		}
+	}
+}
+
+// flush commits and pushes every waiting change in one commit.
+func (s *Sink) flush(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("gitsink")
+	if err := s.load(ctx); err != nil {
+		s.fail(ctx, err)
+		return err
+	}
+	s.mu.Lock()
+	batch := make(map[string]*change, len(s.desired))
+	dirs := make(map[string]*dirTree, len(s.desired))
+	for dir, c := range s.desired {
+		batch[dir] = c
+		dirs[dir] = c.tree
+	}
+	msg := s.message(batch)
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	start := time.Now()
+	res, err := s.repo.Write(ctx, msg, dirs)
+	if err != nil {
+		s.fail(ctx, err)
+		return err
+	}
+	var notify []types.NamespacedName
+	s.mu.Lock()
+	s.failure = nil
+	commit := res.Commit
+	if commit.IsZero() {
+		commit = res.State.Commit
+	}
+	// What the branch holds now: ours, and whatever others pushed meanwhile.
+	for dir, h := range res.State.Dirs {
+		old, ok := s.landed[dir]
+		if ok && old.hash == h {
+			continue
+		}
+		l := landedDir{hash: h, commit: commit}
+		if c := batch[dir]; c != nil && c.tree != nil && c.tree.hash == h {
+			l.unreported = changedFiles(old.hash, ok, s.repo, c.tree)
+		} else if ok {
+			l.commit = res.State.Commit // changed by someone else: reconcile to restore it
+		}
+		s.landed[dir] = l
+		notify = append(notify, trenchOf(dir))
+	}
+	for dir := range s.landed {
+		if _, ok := res.State.Dirs[dir]; !ok {
+			delete(s.landed, dir)
+			notify = append(notify, trenchOf(dir))
+		}
+	}
+	for dir, c := range batch {
+		if s.desired[dir] == c {
+			delete(s.desired, dir)
+		}
+		if c.tree != nil {
+			s.sources[dir] = c.sources
+		} else {
+			delete(s.sources, dir)
+		}
+		notify = append(notify, c.trench)
+	}
+	s.mu.Unlock()
+	if !res.Commit.IsZero() {
+		commitsPushed.Inc()
+		log.Info("pushed", "commit", res.Commit.String(), "branch", s.repo.Target(), "trenches", len(batch), "attempts", res.Attempts, "duration", time.Since(start).Round(time.Millisecond))
+	}
+	s.notify(ctx, notify)
+	return nil
+}
+
+// fail records a write failure and names the waiting trenches, so that their status shows it.
+func (s *Sink) fail(ctx context.Context, err error) {
+	if delivery.ReasonOf(err, "") == "" {
+		err = &delivery.Error{Reason: ReasonPushFailed, Err: err}
+	}
+	s.mu.Lock()
+	s.failure = err
+	var notify []types.NamespacedName
+	for _, c := range s.desired {
+		notify = append(notify, c.trench)
+	}
+	s.mu.Unlock()
+	commitFailures.Inc()
+	s.notify(ctx, notify)
+}
+
+func (s *Sink) notify(ctx context.Context, trenches []types.NamespacedName) {
+	seen := map[types.NamespacedName]bool{}
+	for _, t := range trenches {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		select {
+		case s.events <- event.GenericEvent{Object: &meridiov1.Trench{ObjectMeta: objectMeta(t)}}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func trenchOf(dir string) types.NamespacedName {
+	ns, name, _ := strings.Cut(dir, "/")
+	return types.NamespacedName{Namespace: ns, Name: name}
+}
+
+// changedFiles lists the files of a new directory tree that differ from the old one.
+func changedFiles(old plumbing.Hash, existed bool, repo *Repository, d *dirTree) []string {
+	before := map[string]plumbing.Hash{}
+	if existed {
+		if t, err := repo.tree(old); err == nil {
+			for _, e := range t.Entries {
+				before[e.Name] = e.Hash
+			}
+		}
+	}
+	var out []string
+	for _, e := range d.tree.Entries {
+		if before[e.Name] != e.Hash {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meridio-operator/meridio-operator/clustersink"
+	"github.com/meridio-operator/meridio-operator/delivery"
+	"github.com/meridio-operator/meridio-operator/gitsink"
+)
+
+// check refuses flag combinations that cannot work, before anything starts.
+func (o *runOptions) check() error {
+	switch o.sink {
+	case "cluster":
+		return nil
+	case "git":
+		if o.git.url == "" {
+			return errors.New("--sink=git needs --git-url")
+		}
+		// Building the repository checks the URL, branches and path without touching anything.
+		_, err := o.repository()
+		return err
+	default:
+		return fmt.Errorf("--sink=%s: want cluster or git", o.sink)
+	}
+}
+
+// repository is the git mode writer the flags describe.
+func (o *runOptions) repository(opts ...gitsink.Option) (*gitsink.Repository, error) {
+	dir := o.git.cloneDir
+	if dir == "" {
+		sum := sha256.Sum256([]byte(gitsink.RedactURL(o.git.url) + "\x00" + o.git.branch + "\x00" + o.git.pushBranch))
+		dir = filepath.Join(os.TempDir(), "meridio-operator-git", hex.EncodeToString(sum[:8]))
+	}
+	opts = append([]gitsink.Option{
+		gitsink.WithPath(o.git.path),
+		gitsink.WithPushBranch(o.git.pushBranch),
+		gitsink.WithAuthor(o.git.authorName, o.git.authorEmail),
+	}, opts...)
+	return gitsink.NewRepository(o.git.url, o.git.branch, dir, opts...)
+}
+
+// newSink builds the sink the flags choose; the git sink's commit loop runs with the manager
+// (and only on the leader).
+func newSink(mgr ctrl.Manager, o runOptions) (delivery.Sink, error) {
+	if o.sink != "git" {
+		return &clustersink.Sink{Client: mgr.GetClient()}, nil
+	}
+	var opts []gitsink.Option
+	if o.git.secret != "" {
+		key := client.ObjectKey{Namespace: secretNamespace(o), Name: o.git.secret}
+		reader := mgr.GetAPIReader() // one Secret by name: no cache of every Secret
+		opts = append(opts, gitsink.WithCredentials(func(ctx context.Context) (*gitsink.Credentials, error) {
+			var s corev1.Secret
+			if err := reader.Get(ctx, key, &s); err != nil {
+				return nil, fmt.Errorf("secret %s: %w", key, err)
+			}
+			return gitsink.CredentialsFromSecret(s.Data), nil
+		}))
+	}
+	repo, err := o.repository(opts...)
+	if err != nil {
+		return nil, err
+	}
+	sink := gitsink.NewSink(repo, mgr.GetClient(), gitsink.WithCommitDelay(o.git.commitDelay))
+	if err := mgr.Add(sink); err != nil {
+		return nil, err
+	}
+	return sink, nil
+}
+
+// secretNamespace is the operator's own namespace, where --git-secret lives.
+func secretNamespace(o runOptions) string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if o.namespace != "" {
+		return o.namespace
+	}
+	return "default"
+}
