@@ -1,0 +1,140 @@
+package git
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/internal/testutil"
+)
+
+// Test_gitMode_fluxEndToEnd: CRs become a commit; the operator writes no workload; once the
+// Flux stand-in applies the commit and the workloads report ready, the Trench is Ready naming
+// that commit. A Flow edit is a new commit, and the Trench is not Ready until it is applied.
+// A trench deletion removes its directory, and Flux prunes its objects.
+func Test_gitMode_fluxEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	ns := testutil.Namespace(t, c)
+	url, bare := bareRemote(t)
+	op := startOperator(t, ns, url, filepath.Join(t.TempDir(), "clone"))
+	create(t, testutil.TrenchSet(ns, "g1")...)
+
+	var rev string
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		tr := trench(col, ns, "g1")
+		rev = tr.Status.Revision
+		require.NotEmpty(col, rev, "no revision yet")
+		r := ready(tr)
+		require.NotNil(col, r)
+		assert.Equal(col, metav1.ConditionFalse, r.Status)
+		assert.Contains(col, r.Message, rev+" is not live yet")
+	}, timeout, tick)
+	assert.Equal(t, "main@sha1:"+gitCLI(t, bare, "rev-parse", "main"), rev)
+	assert.Equal(t, "meridio: add g1", gitCLI(t, bare, "log", "-1", "--format=%s", "main"))
+	files := gitCLI(t, bare, "ls-tree", "-r", "--name-only", "main")
+	assert.Contains(t, files, "clusters/prod/kustomization.yaml")
+	assert.Contains(t, files, "clusters/prod/"+ns+"/g1/configmap-meridio-configuration-g1.yaml")
+	var deps appsv1.DeploymentList
+	require.NoError(t, c.List(ctx, &deps, client.InNamespace(ns)))
+	assert.Empty(t, deps.Items, "git mode writes no workload")
+
+	// Flux applies the commit; the kube controllers make the workloads ready.
+	fx := &flux{bare: bare, path: "clusters/prod"}
+	fx.reconcile(t, rev)
+	markWorkloadsReady(t, ns)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		tr := trench(col, ns, "g1")
+		r := ready(tr)
+		require.NotNil(col, r)
+		assert.Equal(col, metav1.ConditionTrue, r.Status, r.Message)
+		assert.Contains(col, r.Message, rev)
+		f := &meridiov1.Flow{}
+		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-g1"}, f))
+		assert.Equal(col, metav1.ConditionTrue, ready(f).Status, ready(f).Message)
+	}, timeout, tick)
+
+	// A Flow edit: a new commit; until Flux applies it, the live ConfigMap is of the old render.
+	f := &meridiov1.Flow{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-g1"}, f))
+	f.Spec.DestinationPorts = []string{"8080"}
+	require.NoError(t, c.Update(ctx, f))
+	var rev2 string
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		tr := trench(col, ns, "g1")
+		rev2 = tr.Status.Revision
+		assert.NotEqual(col, rev, rev2)
+		fl := &meridiov1.Flow{}
+		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-g1"}, fl))
+		assert.Equal(col, metav1.ConditionFalse, ready(fl).Status, "an object of the old render is never Ready")
+		assert.Equal(col, metav1.ConditionFalse, ready(tr).Status)
+	}, timeout, tick)
+	assert.Equal(t, "meridio: update g1 (Flow f-g1)", gitCLI(t, bare, "log", "-1", "--format=%s", "main"))
+	assert.Contains(t, gitCLI(t, bare, "log", "-1", "--format=%b", "main"), "Flow/f-g1 generation 2")
+	fx.reconcile(t, rev2)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		tr := trench(col, ns, "g1")
+		assert.Equal(col, metav1.ConditionTrue, ready(tr).Status, ready(tr).Message)
+		assert.Contains(col, ready(tr).Message, rev2)
+	}, timeout, tick)
+	cm := &corev1.ConfigMap{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "meridio-configuration-g1"}, cm))
+	assert.Contains(t, cm.Data["flows"], "8080")
+
+	// Deleting the trench removes its directory; Flux prunes its objects.
+	require.NoError(t, c.Delete(ctx, &meridiov1.Trench{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "g1"}}))
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		assert.NotContains(col, gitCLI(t, bare, "ls-tree", "-r", "--name-only", "main"), "/g1/")
+	}, timeout, tick)
+	assert.Equal(t, "meridio: remove g1", gitCLI(t, bare, "log", "-1", "--format=%s", "main"))
+	fx.reconcile(t, "main@sha1:"+gitCLI(t, bare, "rev-parse", "main"))
+	require.NoError(t, c.List(ctx, &deps, client.InNamespace(ns)))
+	assert.Empty(t, deps.Items, "Flux pruned the trench's workloads")
+	assert.Equal(t, 3, strings.Count(gitCLI(t, bare, "log", "--format=%h", "main"), "\n")+1, "add, update, remove, and nothing else")
+	_ = op
+}
+
+// Test_gitMode_deletedWhileStopped: a trench deleted while the operator is down is removed from
+// the repository at the next start (the repository is the inventory); a restart with nothing
+// changed makes no commit.
+func Test_gitMode_deletedWhileStopped(t *testing.T) {
+	ctx := context.Background()
+	ns := testutil.Namespace(t, c)
+	url, bare := bareRemote(t)
+	clone := filepath.Join(t.TempDir(), "clone")
+	op := startOperator(t, ns, url, clone)
+	create(t, testutil.TrenchSet(ns, "d1")...)
+	create(t, testutil.TrenchSet(ns, "d2")...)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		for _, name := range []string{"d1", "d2"} {
+			assert.NotEmpty(col, trench(col, ns, name).Status.Revision)
+		}
+	}, timeout, tick)
+	op.stop()
+	commitsBefore := gitCLI(t, bare, "rev-list", "--count", "main")
+
+	// A restart with nothing changed: no commit.
+	op = startOperator(t, ns, url, clone)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		assert.GreaterOrEqual(col, strings.Count(op.logs.String(), `"msg"="reconciled"`), 2, "both trenches reconciled after the restart")
+	}, timeout, tick)
+	op.stop()
+	assert.Equal(t, commitsBefore, gitCLI(t, bare, "rev-list", "--count", "main"))
+
+	require.NoError(t, c.Delete(ctx, &meridiov1.Trench{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "d1"}}))
+	startOperator(t, ns, url, clone)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		files := gitCLI(t, bare, "ls-tree", "-r", "--name-only", "main")
+		assert.NotContains(col, files, "/d1/")
+		assert.Contains(col, files, ns+"/d2/kustomization.yaml")
+	}, timeout, tick)
+	assert.Equal(t, "meridio: remove d1", gitCLI(t, bare, "log", "-1", "--format=%s", "main"))
+}

@@ -1,0 +1,222 @@
+// Package git tests git mode against the real API server: the operator commits renders to a
+// repository on a real Git server, a stand-in for Flux (the libraries kustomize-controller
+// uses: fluxcd/pkg/kustomize to build, fluxcd/pkg/ssa to apply and prune) applies the
+// committed path, and the operator reports status from what was applied.
+package git
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/kustomize"
+	"github.com/fluxcd/pkg/ssa"
+	ssautils "github.com/fluxcd/pkg/ssa/utils"
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/controllers"
+	"github.com/meridio-operator/meridio-operator/gitsink"
+	"github.com/meridio-operator/meridio-operator/internal/localapi"
+	"github.com/meridio-operator/meridio-operator/internal/testutil"
+	"github.com/meridio-operator/meridio-operator/render"
+)
+
+const (
+	timeout = 30 * time.Second
+	tick    = 50 * time.Millisecond
+)
+
+var (
+	env *localapi.Env
+	c   client.Client
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error { env, c = e[0], e[0].Client; return nil }, localapi.Options{}))
+}
+
+// operator is one manager running the trench reconciler in git mode.
+type operator struct {
+	namespace string
+	logs      *logBuffer
+	stop      func()
+}
+
+// logBuffer collects log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startOperator runs the operator for one namespace, committing to url.
+func startOperator(t *testing.T, namespace, url, cloneDir string, opts ...gitsink.Option) *operator {
+	t.Helper()
+	logs := &logBuffer{}
+	log := funcr.New(func(prefix, args string) {
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		logs.buf.WriteString(prefix + " " + args + "\n")
+	}, funcr.Options{Verbosity: 1})
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 localapi.Scheme(),
+		Logger:                 log,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	require.NoError(t, err)
+	repo, err := gitsink.NewRepository(url, "main", cloneDir, append([]gitsink.Option{gitsink.WithPath("clusters/prod"), gitsink.WithRetry(5, 20*time.Millisecond)}, opts...)...)
+	require.NoError(t, err)
+	sink := gitsink.NewSink(repo, mgr.GetClient(), gitsink.WithCommitDelay(50*time.Millisecond), gitsink.WithRetryBackoff(100*time.Millisecond, time.Second))
+	require.NoError(t, mgr.Add(sink))
+	require.NoError(t, controllers.Setup(mgr, sink, render.DefaultSettings(), 0))
+	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), log))
+	done := make(chan struct{})
+	go func() { _ = mgr.Start(ctx); close(done) }()
+	o := &operator{namespace: namespace, logs: logs}
+	var once sync.Once
+	o.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(o.stop)
+	return o
+}
+
+// bareRemote creates an empty bare repository served over file://.
+func bareRemote(t *testing.T) (url, bare string) {
+	t.Helper()
+	bare = filepath.Join(t.TempDir(), "fleet.git")
+	gitCLI(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
+	return "file://" + bare, bare
+}
+
+func gitCLI(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=user", "GIT_AUTHOR_EMAIL=user@example.com",
+		"GIT_COMMITTER_NAME=user", "GIT_COMMITTER_EMAIL=user@example.com", "GIT_TERMINAL_PROMPT=0")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "git %v: %s", args, out)
+	return strings.TrimSpace(string(out))
+}
+
+// flux stands in for Flux's kustomize-controller: it builds the path of a commit with
+// fluxcd/pkg/kustomize and applies it with fluxcd/pkg/ssa, pruning what it applied before and
+// is no longer built.
+type flux struct {
+	bare      string
+	path      string
+	inventory map[string]*unstructured.Unstructured
+}
+
+func (f *flux) reconcile(t *testing.T, revision string) {
+	t.Helper()
+	ctx := context.Background()
+	commit := revision[strings.Index(revision, ":")+1:]
+	dir := filepath.Join(t.TempDir(), "source")
+	gitCLI(t, "", "clone", "--quiet", "file://"+f.bare, dir)
+	gitCLI(t, dir, "checkout", "--quiet", commit)
+	built, err := kustomize.SecureBuild(dir, filepath.Join(dir, f.path), false)
+	require.NoError(t, err)
+	data, err := built.AsYaml()
+	require.NoError(t, err)
+	objs, err := ssautils.ReadObjects(bytes.NewReader(data))
+	require.NoError(t, err)
+	rm := ssa.NewResourceManager(c, nil, ssa.Owner{Field: "kustomize-controller", Group: "kustomize.toolkit.fluxcd.io"})
+	_, err = rm.ApplyAllStaged(ctx, objs, ssa.DefaultApplyOptions())
+	require.NoError(t, err)
+	next := map[string]*unstructured.Unstructured{}
+	for _, o := range objs {
+		next[ssautils.FmtUnstructured(o)] = o
+	}
+	var stale []*unstructured.Unstructured
+	for id, o := range f.inventory {
+		if _, ok := next[id]; !ok {
+			stale = append(stale, o)
+		}
+	}
+	if len(stale) > 0 {
+		_, err = rm.DeleteAll(ctx, stale, ssa.DefaultDeleteOptions())
+		require.NoError(t, err)
+	}
+	f.inventory = next
+}
+
+// trench reads a Trench.
+func trench(t require.TestingT, namespace, name string) *meridiov1.Trench {
+	tr := &meridiov1.Trench{}
+	require.NoError(t, c.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, tr))
+	return tr
+}
+
+// ready returns the Ready condition of a resource.
+func ready(o meridiov1.Object) *metav1.Condition {
+	return apimeta.FindStatusCondition(o.MeridioStatus().Conditions, "Ready")
+}
+
+// markWorkloadsReady writes the status the kube controllers would write.
+func markWorkloadsReady(t *testing.T, namespace string) {
+	t.Helper()
+	ctx := context.Background()
+	var deps appsv1.DeploymentList
+	require.NoError(t, c.List(ctx, &deps, client.InNamespace(namespace)))
+	for i := range deps.Items {
+		d := &deps.Items[i]
+		r := *d.Spec.Replicas
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: r, UpdatedReplicas: r, ReadyReplicas: r, AvailableReplicas: r,
+			Conditions: []appsv1.DeploymentCondition{
+				{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue},
+				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"}}}
+		require.NoError(t, c.Status().Update(ctx, d))
+	}
+	var sets appsv1.StatefulSetList
+	require.NoError(t, c.List(ctx, &sets, client.InNamespace(namespace)))
+	for i := range sets.Items {
+		s := &sets.Items[i]
+		r := *s.Spec.Replicas
+		s.Status = appsv1.StatefulSetStatus{ObservedGeneration: s.Generation, Replicas: r, ReadyReplicas: r, CurrentReplicas: r, UpdatedReplicas: r, AvailableReplicas: r, CurrentRevision: "r1", UpdateRevision: "r1"}
+		require.NoError(t, c.Status().Update(ctx, s))
+	}
+	var dss appsv1.DaemonSetList
+	require.NoError(t, c.List(ctx, &dss, client.InNamespace(namespace)))
+	for i := range dss.Items {
+		d := &dss.Items[i]
+		d.Status = appsv1.DaemonSetStatus{ObservedGeneration: d.Generation, DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, UpdatedNumberScheduled: 1, NumberAvailable: 1, NumberReady: 1}
+		require.NoError(t, c.Status().Update(ctx, d))
+	}
+}
+
+// create creates YAML resources.
+func create(t *testing.T, docs ...string) {
+	t.Helper()
+	for _, d := range docs {
+		o := testutil.MustDecode(t, d)
+		require.NoError(t, c.Create(context.Background(), o), o.GetName())
+	}
+}
