@@ -58,7 +58,9 @@ type Option func(*Repository)
 // WithPath makes the operator own a directory of the repository (default: the root): trench
 // directories and the kustomization.yaml listing them go there, and nothing outside it is
 // touched.
-func WithPath(p string) Option { return func(r *Repository) { r.path = strings.Join(splitPath(p), "/") } }
+func WithPath(p string) Option {
+	return func(r *Repository) { r.path = strings.Join(splitPath(p), "/") }
+}
 
 // WithPushBranch pushes to branch instead, rebuilt on top of the target branch, so that
 // people review the change as a pull request. Only this branch is ever force-pushed.

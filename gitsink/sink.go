@@ -38,10 +38,10 @@ type Sink struct {
 
 	mu         sync.Mutex
 	loaded     bool
-	desired    map[string]*change    // trench directory → content waiting to be pushed
-	landed     map[string]landedDir  // trench directory → what the target branch holds
+	desired    map[string]*change         // trench directory → content waiting to be pushed
+	landed     map[string]landedDir       // trench directory → what the target branch holds
 	sources    map[string][]render.Source // trench directory → sources of its pushed render
-	failure    error                 // the last write's failure, while changes wait
+	failure    error                      // the last write's failure, while changes wait
 	lastSubmit time.Time
 }
 
@@ -83,8 +83,8 @@ func NewSink(repo *Repository, reader client.Reader, opts ...SinkOption) *Sink {
 		repo: repo, reader: reader,
 		delay: 200 * time.Millisecond, maxWait: 2 * time.Second,
 		retryMin: time.Second, retryMax: time.Minute,
-		kick:   make(chan struct{}, 1),
-		events: make(chan event.GenericEvent, 1024),
+		kick:    make(chan struct{}, 1),
+		events:  make(chan event.GenericEvent, 1024),
 		desired: map[string]*change{}, landed: map[string]landedDir{}, sources: map[string][]render.Source{},
 	}
 	for _, o := range opts {

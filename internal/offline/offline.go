@@ -15,9 +15,12 @@ import (
 	"sort"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 )
@@ -44,7 +47,10 @@ var decoder = func() runtime.Decoder {
 }()
 
 // ReadPaths reads every document of the given files, of the *.yaml, *.yml and *.json files of
-// the given directories (recursively, in name order), and of standard input for "-".
+// the given directories (recursively, in name order), and of standard input for "-". A
+// directory may hold other manifests as well (a kustomization.yaml, Flux or Argo CD objects,
+// as examples/ does): documents of another API group found in a directory are skipped. A
+// file named explicitly, and standard input, must hold Meridio resources only.
 func ReadPaths(paths []string, stdin io.Reader) ([]Resource, []error) {
 	var out []Resource
 	var errs []error
@@ -54,7 +60,7 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Resource, []error) {
 			out, errs = append(out, r...), append(errs, e...)
 			continue
 		}
-		files, err := expand(p)
+		files, dir, err := expand(p)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -65,7 +71,7 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Resource, []error) {
 				errs = append(errs, err)
 				continue
 			}
-			r, e := Decode(f, fh)
+			r, e := decode(f, fh, dir)
 			fh.Close()
 			out, errs = append(out, r...), append(errs, e...)
 		}
@@ -73,16 +79,22 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Resource, []error) {
 	return out, errs
 }
 
-func expand(p string) ([]string, error) {
+// expand lists the files of p, a file or a directory (dir true).
+func expand(p string) (files []string, dir bool, err error) {
 	info, err := os.Stat(p)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if !info.IsDir() {
-		return []string{p}, nil
+		return []string{p}, false, nil
 	}
+	files, err = walk(p)
+	return files, true, err
+}
+
+func walk(p string) ([]string, error) {
 	var files []string
-	err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -99,7 +111,11 @@ func expand(p string) ([]string, error) {
 }
 
 // Decode reads the Meridio resources of a multi-document YAML stream; name is used in errors.
-func Decode(name string, r io.Reader) ([]Resource, []error) {
+func Decode(name string, r io.Reader) ([]Resource, []error) { return decode(name, r, false) }
+
+// decode reads the Meridio resources of a stream; with skipForeign, documents of another API
+// group are skipped instead of reported.
+func decode(name string, r io.Reader, skipForeign bool) ([]Resource, []error) {
 	var out []Resource
 	var errs []error
 	docs := utilyaml.NewYAMLReader(bufio.NewReader(r))
@@ -117,7 +133,7 @@ func Decode(name string, r io.Reader) ([]Resource, []error) {
 			multi = true
 		}
 		src := fmt.Sprintf("%s#%d", name, i)
-		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+		if len(bytes.TrimSpace(stripComments(doc))) == 0 || (skipForeign && foreign(doc)) {
 			continue
 		}
 		obj, gvk, err := decoder.Decode(doc, nil, nil)
@@ -136,6 +152,16 @@ func Decode(name string, r io.Reader) ([]Resource, []error) {
 		out[0].Source = name
 	}
 	return out, errs
+}
+
+// foreign tells whether a document names an API group other than Meridio's.
+func foreign(doc []byte) bool {
+	var tm metav1.TypeMeta
+	if err := yaml.Unmarshal(doc, &tm); err != nil || tm.APIVersion == "" {
+		return false // reported by the decoder
+	}
+	gv, err := schema.ParseGroupVersion(tm.APIVersion)
+	return err == nil && gv.Group != meridiov1.GroupVersion.Group
 }
 
 func stripComments(doc []byte) []byte {

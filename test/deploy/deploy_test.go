@@ -64,18 +64,25 @@ func stubCRD(plural, kind string) *apiextensionsv1.CustomResourceDefinition {
 	}
 }
 
-// Test_configDryRun builds each base and applies it with a server-side dry run.
-func Test_configDryRun(t *testing.T) {
+// installCertManagerStubs installs the cert-manager CRDs the bases use (once per API server).
+func installCertManagerStubs(t *testing.T) {
+	t.Helper()
 	ctx := context.Background()
 	for _, crd := range []*apiextensionsv1.CustomResourceDefinition{stubCRD("certificates", "Certificate"), stubCRD("issuers", "Issuer")} {
-		require.NoError(t, env.Client.Create(ctx, crd))
+		require.NoError(t, client.IgnoreAlreadyExists(env.Client.Create(ctx, crd)))
 	}
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		_, err := env.Client.RESTMapper().RESTMapping(schemaGK("cert-manager.io", "Issuer"))
 		assert.NoError(c, err)
 	}, timeout, tick)
+}
 
-	for _, dir := range []string{"default", "no-mutating-webhook"} {
+// Test_configDryRun builds each base and applies it with a server-side dry run.
+func Test_configDryRun(t *testing.T) {
+	ctx := context.Background()
+	installCertManagerStubs(t)
+
+	for _, dir := range []string{"default", "no-mutating-webhook", "git"} {
 		t.Run(dir, func(t *testing.T) {
 			objs := build(t, dir)
 			kinds := map[string]int{}
@@ -93,8 +100,8 @@ func Test_configDryRun(t *testing.T) {
 			assert.Equal(t, 7, kinds["CustomResourceDefinition"])
 			assert.Equal(t, 1, kinds["Deployment"])
 			assert.Equal(t, 1, kinds["ValidatingWebhookConfiguration"])
-			assert.Equal(t, map[string]int{"default": 1, "no-mutating-webhook": 0}[dir], kinds["MutatingWebhookConfiguration"])
-			assert.Equal(t, 4, kinds["Role"], "operator, leader election, NSP and front-end roles, all namespaced")
+			assert.Equal(t, map[string]int{"default": 1, "no-mutating-webhook": 0, "git": 1}[dir], kinds["MutatingWebhookConfiguration"])
+			assert.Equal(t, 4, kinds["Role"], "operator (in git mode: its read-only role), leader election, NSP and front-end roles, all namespaced")
 			assert.Zero(t, kinds["ClusterRole"], "least privilege: no cluster-wide role")
 			assert.Equal(t, 4, kinds["ValidatingAdmissionPolicy"], "the immutable fields and label")
 			assert.Equal(t, 4, kinds["ValidatingAdmissionPolicyBinding"])
