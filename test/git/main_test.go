@@ -75,7 +75,12 @@ func (b *logBuffer) String() string {
 }
 
 // startOperator runs the operator for one namespace, committing to url.
-func startOperator(t *testing.T, namespace, url, cloneDir string, opts ...gitsink.Option) *operator {
+func startOperator(t *testing.T, namespace, url, cloneDir string) *operator {
+	return startOperatorWithDelay(t, namespace, url, cloneDir, 50*time.Millisecond)
+}
+
+// startOperatorWithDelay runs the operator with a coalescing window.
+func startOperatorWithDelay(t *testing.T, namespace, url, cloneDir string, delay time.Duration) *operator {
 	t.Helper()
 	logs := &logBuffer{}
 	log := funcr.New(func(prefix, args string) {
@@ -92,9 +97,9 @@ func startOperator(t *testing.T, namespace, url, cloneDir string, opts ...gitsin
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	require.NoError(t, err)
-	repo, err := gitsink.NewRepository(url, "main", cloneDir, append([]gitsink.Option{gitsink.WithPath("clusters/prod"), gitsink.WithRetry(5, 20*time.Millisecond)}, opts...)...)
+	repo, err := gitsink.NewRepository(url, "main", cloneDir, gitsink.WithPath("clusters/prod"), gitsink.WithRetry(5, 20*time.Millisecond))
 	require.NoError(t, err)
-	sink := gitsink.NewSink(repo, mgr.GetClient(), gitsink.WithCommitDelay(50*time.Millisecond), gitsink.WithRetryBackoff(100*time.Millisecond, time.Second))
+	sink := gitsink.NewSink(repo, mgr.GetClient(), gitsink.WithCommitDelay(delay), gitsink.WithRetryBackoff(100*time.Millisecond, time.Second))
 	require.NoError(t, mgr.Add(sink))
 	require.NoError(t, controllers.Setup(mgr, sink, render.DefaultSettings(), 0))
 	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), log))
@@ -113,6 +118,14 @@ func bareRemote(t *testing.T) (url, bare string) {
 	bare = filepath.Join(t.TempDir(), "fleet.git")
 	gitCLI(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
 	return "file://" + bare, bare
+}
+
+// gitOut runs git and returns its output, errors included (for polling).
+func gitOut(dir string, args ...string) string {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, _ := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out))
 }
 
 func gitCLI(t *testing.T, dir string, args ...string) string {
