@@ -73,7 +73,6 @@ func operatorBinary(t *testing.T) string {
 func TestRun_binary(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	bin := operatorBinary(t)
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
 
@@ -81,28 +80,8 @@ func TestRun_binary(t *testing.T) {
 	for _, ns := range []string{"watched", "ignored"} {
 		require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	}
-	probe := freePort(t)
-	cmd := exec.Command(bin, "run", "--namespace", "watched", "--metrics-bind-address", "0",
-		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe), fmt.Sprintf("--webhook-port=%d", freePort(t)),
-		"--webhook-cert-dir", env.WebhookCertDir, "--log-level", "debug")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "RESOURCE_NAME_PREFIX=x-", "LOG_LEVEL=INFO")
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-		}
-	}()
-
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probe))
-		require.NoError(c, err)
-		resp.Body.Close()
-		assert.Equal(c, http.StatusOK, resp.StatusCode)
-	}, 30*time.Second, 100*time.Millisecond, "ready; logs:\n%s", logs)
+	p := startBinary(t, kubeconfig, []string{"RESOURCE_NAME_PREFIX=x-", "LOG_LEVEL=INFO"}, "--namespace", "watched", "--log-level", "debug")
+	logs := p.logs
 
 	for _, ns := range []string{"watched", "ignored"} {
 		for _, d := range testutil.TrenchSet(ns, "t") {
@@ -123,12 +102,52 @@ func TestRun_binary(t *testing.T) {
 	assert.Empty(t, deps.Items, "another namespace is not reconciled")
 	assert.Contains(t, logs.String(), `"level":"debug"`, "--log-level debug")
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	p.stop(t)
+}
+
+// process is the operator binary running against the test API server.
+type process struct {
+	cmd    *exec.Cmd
+	logs   *lockedBuffer
+	exited chan error
+}
+
+// startBinary runs `meridio-operator run` with the webhooks and probes on free ports and
+// waits until it is ready.
+func startBinary(t *testing.T, kubeconfig string, environ []string, args ...string) *process {
+	t.Helper()
+	probe := freePort(t)
+	args = append([]string{"run", "--metrics-bind-address", "0", fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe),
+		fmt.Sprintf("--webhook-port=%d", freePort(t)), "--webhook-cert-dir", env.WebhookCertDir}, args...)
+	cmd := exec.Command(operatorBinary(t), args...)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), environ...)
+	p := &process{cmd: cmd, logs: &lockedBuffer{}, exited: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	require.NoError(t, cmd.Start())
+	go func() { p.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probe))
+		require.NoError(c, err)
+		resp.Body.Close()
+		assert.Equal(c, http.StatusOK, resp.StatusCode)
+	}, 30*time.Second, 100*time.Millisecond, "ready; logs:\n%s", p.logs)
+	return p
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	select {
-	case err := <-exited:
-		assert.NoError(t, err, "a clean stop on SIGTERM; logs:\n%s", logs)
+	case err := <-p.exited:
+		assert.NoError(t, err, "a clean stop on SIGTERM; logs:\n%s", p.logs)
 	case <-time.After(30 * time.Second):
-		t.Fatalf("did not stop on SIGTERM; logs:\n%s", logs)
+		t.Fatalf("did not stop on SIGTERM; logs:\n%s", p.logs)
 	}
 }
 
