@@ -48,6 +48,8 @@ type TrenchReconciler struct {
 	Sink     delivery.Sink
 	Settings render.Settings
 	Recorder events.EventRecorder
+	// Namespace is the one namespace reconciled ("" for all).
+	Namespace string
 	// MaxConcurrentReconciles is how many trenches are reconciled at once (default 4):
 	// trenches share nothing but the read-only settings and the locked memo below.
 	MaxConcurrentReconciles int
@@ -92,7 +94,10 @@ func (r *TrenchReconciler) enqueueDelivered(ctx context.Context, q workqueue.Typ
 		return fmt.Errorf("list the trenches of the sink: %w", err)
 	}
 	for _, t := range trenches {
-		q.Add(reconcile.Request{NamespacedName: t})
+		// Another operator may own the trenches of namespaces this one does not watch.
+		if r.Namespace == "" || t.Namespace == r.Namespace {
+			q.Add(reconcile.Request{NamespacedName: t})
+		}
 	}
 	return nil
 }
@@ -353,21 +358,30 @@ func copyResources(s *meridiov1.Snapshot) []meridiov1.Validated {
 
 func kindOf(o meridiov1.Object) string { return render.OwnerOf(o).Kind }
 
-// SetupWithClusterSink registers a TrenchReconciler that delivers to the cluster it runs in,
-// reconciling up to workers trenches at once (0 for the default).
-func SetupWithClusterSink(mgr ctrl.Manager, settings render.Settings, workers int) error {
-	return Setup(mgr, &clustersink.Sink{Client: mgr.GetClient()}, settings, workers)
+// Options are the settings of the trench reconciler.
+type Options struct {
+	// Settings shape the render.
+	Settings render.Settings
+	// Namespace is the one namespace reconciled ("" for all).
+	Namespace string
+	// Workers is how many trenches are reconciled at once (0 for the default).
+	Workers int
 }
 
-// Setup registers a TrenchReconciler that delivers through sink, reconciling up to workers
-// trenches at once (0 for the default).
-func Setup(mgr ctrl.Manager, sink delivery.Sink, settings render.Settings, workers int) error {
+// SetupWithClusterSink registers a TrenchReconciler that delivers to the cluster it runs in.
+func SetupWithClusterSink(mgr ctrl.Manager, o Options) error {
+	return Setup(mgr, &clustersink.Sink{Client: mgr.GetClient()}, o)
+}
+
+// Setup registers a TrenchReconciler that delivers through sink.
+func Setup(mgr ctrl.Manager, sink delivery.Sink, o Options) error {
 	r := &TrenchReconciler{
 		Client:                  mgr.GetClient(),
 		Sink:                    sink,
-		Settings:                settings,
+		Settings:                o.Settings,
+		Namespace:               o.Namespace,
 		Recorder:                mgr.GetEventRecorder("meridio-operator"),
-		MaxConcurrentReconciles: workers,
+		MaxConcurrentReconciles: o.Workers,
 	}
 	return r.SetupWithManager(mgr)
 }

@@ -43,6 +43,7 @@ type Sink struct {
 	sources    map[string][]render.Source // trench directory → sources of its pushed render
 	failure    error                      // the last write's failure, while changes wait
 	lastSubmit time.Time
+	lastFlush  time.Time // when the last commit attempt ended
 }
 
 // change is the wanted content of one trench directory.
@@ -66,7 +67,8 @@ var _ delivery.Sink = (*Sink)(nil)
 type SinkOption func(*Sink)
 
 // WithCommitDelay sets the coalescing window: a commit is made once no change has arrived for
-// delay, or at the latest 10×delay after the first change of the batch.
+// delay, or at the latest 10×delay after the first change of the batch; a change that comes
+// after a quiet period of at least delay is committed at once.
 func WithCommitDelay(delay time.Duration) SinkOption {
 	return func(s *Sink) { s.delay, s.maxWait = delay, 10*delay }
 }
@@ -209,6 +211,10 @@ func (s *Sink) Landed() <-chan event.GenericEvent { return s.events }
 // Start runs the commit loop until ctx ends.
 func (s *Sink) Start(ctx context.Context) error {
 	log := ctrl.LoggerFrom(ctx).WithName("gitsink")
+	// A start is when a backlog arrives: coalesce it rather than commit its first change alone.
+	s.mu.Lock()
+	s.lastFlush = time.Now()
+	s.mu.Unlock()
 	var retry <-chan time.Time
 	backoff := time.Duration(0)
 	for {
@@ -240,9 +246,16 @@ func (s *Sink) Start(ctx context.Context) error {
 }
 
 // settle waits until no change has arrived for the delay (at most maxWait); false when ctx
-// ended.
+// ended. After a quiet period (no commit for the delay) the first change goes out at once:
+// a lone edit is not held back, and the changes that arrive while it is pushed are coalesced.
 func (s *Sink) settle(ctx context.Context) bool {
 	first := time.Now()
+	s.mu.Lock()
+	idle := first.Sub(s.lastFlush) > s.delay
+	s.mu.Unlock()
+	if idle {
+		return true
+	}
 	for {
 		s.mu.Lock()
 		until := s.lastSubmit.Add(s.delay)
@@ -283,6 +296,9 @@ func (s *Sink) flush(ctx context.Context) error {
 	}
 	start := time.Now()
 	res, err := s.repo.Write(ctx, msg, dirs)
+	s.mu.Lock()
+	s.lastFlush = time.Now()
+	s.mu.Unlock()
 	if err != nil {
 		s.fail(ctx, err)
 		return err

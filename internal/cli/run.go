@@ -197,7 +197,7 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	if err != nil {
 		return err
 	}
-	if err := controllers.Setup(mgr, sink, settings, o.workers); err != nil {
+	if err := controllers.Setup(mgr, sink, controllers.Options{Settings: settings, Namespace: o.namespace, Workers: o.workers}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -221,7 +221,7 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 			if err != nil {
 				return err
 			}
-			return controllers.Setup(mgr, sink, settings, o.workers)
+			return controllers.Setup(mgr, sink, controllers.Options{Settings: settings, Namespace: o.namespace, Workers: o.workers})
 		},
 	})
 	if err != nil {

@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 		},
 		ManagerConfig: func(cfg *rest.Config) { cfg.WrapTransport = writes.Wrap },
 		Setup: func(mgr ctrl.Manager) error {
-			return controllers.SetupWithClusterSink(mgr, render.DefaultSettings(), 0)
+			return controllers.SetupWithClusterSink(mgr, controllers.Options{Settings: render.DefaultSettings(), Namespace: ns})
 		},
 	}))
 }

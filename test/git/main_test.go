@@ -101,7 +101,7 @@ func startOperatorWithDelay(t *testing.T, namespace, url, cloneDir string, delay
 	require.NoError(t, err)
 	sink := gitsink.NewSink(repo, mgr.GetClient(), gitsink.WithCommitDelay(delay), gitsink.WithRetryBackoff(100*time.Millisecond, time.Second))
 	require.NoError(t, mgr.Add(sink))
-	require.NoError(t, controllers.Setup(mgr, sink, render.DefaultSettings(), 0))
+	require.NoError(t, controllers.Setup(mgr, sink, controllers.Options{Settings: render.DefaultSettings(), Namespace: namespace}))
 	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), log))
 	done := make(chan struct{})
 	go func() { _ = mgr.Start(ctx); close(done) }()
