@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -19,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -54,6 +57,9 @@ type TrenchReconciler struct {
 	// trenches share nothing but the read-only settings and the locked memo below.
 	MaxConcurrentReconciles int
 
+	queue    atomic.Pointer[priorityqueue.PriorityQueue[reconcile.Request]]
+	inflight atomic.Int32
+
 	// written remembers status and adoption patches, so that a cache lagging behind them does
 	// not cause the same patch twice.
 	written memo.Memo
@@ -71,7 +77,7 @@ func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("trench").
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers, NewQueue: r.newQueue}).
 		For(&meridiov1.Trench{}, builder.WithPredicates(changed))
 	for _, o := range []client.Object{&meridiov1.Attractor{}, &meridiov1.Gateway{}, &meridiov1.Vip{}, &meridiov1.Conduit{}, &meridiov1.Stream{}, &meridiov1.Flow{}} {
 		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(meridiov1.TrenchLabel)), builder.WithPredicates(changed))
@@ -79,12 +85,37 @@ func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, o := range clustersink.ManagedObjects() {
 		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench)))
 	}
+	if b, ok := r.Sink.(backlogAware); ok {
+		b.SetBacklog(r.backlog)
+	}
 	if landed := r.Sink.Landed(); landed != nil {
 		b = b.WatchesRawSource(source.Channel(landed, &handler.EnqueueRequestForObject{}))
 	}
 	// Trenches the sink holds output for but that no longer exist are only found this way.
 	b = b.WatchesRawSource(source.Func(r.enqueueDelivered))
 	return b.Complete(r)
+}
+
+// backlogAware is a sink that batches deliveries while more reconciles are coming.
+type backlogAware interface {
+	SetBacklog(func() int)
+}
+
+// newQueue is controller-runtime's default queue, kept to tell the backlog.
+func (r *TrenchReconciler) newQueue(name string, rl workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
+	q := priorityqueue.New(name, func(o *priorityqueue.Opts[reconcile.Request]) { o.RateLimiter = rl })
+	r.queue.Store(&q)
+	return q
+}
+
+// backlog is how many trenches are queued or being reconciled (retries waiting for their
+// backoff do not count).
+func (r *TrenchReconciler) backlog() int {
+	n := int(r.inflight.Load())
+	if q := r.queue.Load(); q != nil {
+		n += (*q).Len()
+	}
+	return n
 }
 
 // enqueueDelivered enqueues every trench the sink holds output for, once at start-up.
@@ -117,6 +148,10 @@ func toTrench(label string) handler.MapFunc {
 func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	log := ctrl.LoggerFrom(ctx)
 	start := time.Now()
+	// The reconcile counts in the backlog until it has handed its render to the sink.
+	r.inflight.Add(1)
+	delivered := sync.OnceFunc(func() { r.inflight.Add(-1) })
+	defer delivered()
 	defer func() {
 		reconcileDuration.WithLabelValues(req.Namespace, req.Name).Observe(time.Since(start).Seconds())
 	}()
@@ -143,6 +178,7 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		return ctrl.Result{}, err
 	}
 	del, deliverErr := r.Sink.Deliver(ctx, res)
+	delivered()
 	r.report(s.Trench, del, deliverErr)
 	live, err := r.liveStates(ctx, res)
 	if err != nil {

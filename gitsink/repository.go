@@ -9,12 +9,14 @@
 package gitsink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -316,7 +318,7 @@ func (r *Repository) stateLocked() (State, error) {
 	if tip.IsZero() {
 		return st, nil
 	}
-	ts := treeStore{r.repo.Storer}
+	ts := treeStore{s: r.repo.Storer}
 	root, err := r.rootTree(tip)
 	if err != nil {
 		return st, err
@@ -376,23 +378,23 @@ func (r *Repository) Write(ctx context.Context, message string, dirs map[string]
 		} else if err := r.syncLocked(ctx); err != nil {
 			return Result{}, err
 		}
-		commit, err := r.commit(message, dirs)
+		b, err := r.commit(message, dirs)
 		if err != nil && !resetOnce {
 			// Local objects that cannot be read: start from a fresh clone, once.
 			resetOnce = true
 			if err := r.recover(ctx); err != nil {
 				return Result{}, err
 			}
-			commit, err = r.commit(message, dirs)
+			b, err = r.commit(message, dirs)
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("gitsink: build the commit: %w", err)
 		}
-		if commit.IsZero() {
+		if b.commit.IsZero() {
 			st, err := r.stateLocked()
 			return Result{State: st, Attempts: attempt}, err
 		}
-		if err := r.push(ctx, commit); err != nil {
+		if err := r.push(ctx, b); err != nil {
 			var ge *Error
 			if errors.As(err, &ge) && ge.Reason == ReasonAuthFailed || ctx.Err() != nil {
 				return Result{}, err
@@ -401,53 +403,60 @@ func (r *Repository) Write(ctx context.Context, message string, dirs map[string]
 			continue
 		}
 		st, err := r.stateLocked()
-		return Result{Commit: commit, State: st, Attempts: attempt}, err
+		return Result{Commit: b.commit, State: st, Attempts: attempt}, err
 	}
 	return Result{}, fmt.Errorf("gitsink: push to %s failed after %d attempts: %w", r.Target(), r.attempts, lastErr)
 }
 
+// built is a commit made locally, with its parent and the objects a push must send.
+type built struct {
+	commit, parent plumbing.Hash
+	objects        []plumbing.Hash
+}
+
 // commit builds the commit of dirs on the current tip; zero when the tree would not change.
-func (r *Repository) commit(message string, dirs map[string]*dirTree) (plumbing.Hash, error) {
-	ts := treeStore{r.repo.Storer}
+func (r *Repository) commit(message string, dirs map[string]*dirTree) (built, error) {
+	var objects []plumbing.Hash
+	ts := treeStore{s: r.repo.Storer, written: &objects}
 	parent := r.tip
 	parentRoot, err := r.rootTree(parent)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return built{}, err
 	}
 	ownedBase, err := ts.subtree(parentRoot, r.path)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return built{}, err
 	}
 	if r.pushBranch != "" && !r.pushTip.IsZero() {
 		// The push branch carries our earlier changes: build on it while it still stands on
 		// the target branch's tip, else rebuild it there, keeping our directory from it.
 		onTip, err := r.isAncestor(r.tip, r.pushTip)
 		if err != nil {
-			return plumbing.ZeroHash, err
+			return built{}, err
 		}
 		pushRoot, err := r.rootTree(r.pushTip)
 		if err != nil {
-			return plumbing.ZeroHash, err
+			return built{}, err
 		}
 		if onTip {
 			parent, parentRoot = r.pushTip, pushRoot
 			if ownedBase, err = ts.subtree(pushRoot, r.path); err != nil {
-				return plumbing.ZeroHash, err
+				return built{}, err
 			}
 		} else if dirs, err = r.carryOver(ts, ownedBase, pushRoot, dirs); err != nil {
-			return plumbing.ZeroHash, err
+			return built{}, err
 		}
 	}
 	owned, err := ts.applyDirs(ownedBase, dirs)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return built{}, err
 	}
 	root, err := ts.replaceSubtree(parentRoot, r.path, owned)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return built{}, err
 	}
 	if root == parentRoot {
-		return plumbing.ZeroHash, nil
+		return built{}, nil
 	}
 	sig := r.author
 	sig.When = r.clock()
@@ -457,9 +466,12 @@ func (r *Repository) commit(message string, dirs map[string]*dirTree) (plumbing.
 	}
 	o := r.repo.Storer.NewEncodedObject()
 	if err := c.Encode(o); err != nil {
-		return plumbing.ZeroHash, err
+		return built{}, err
 	}
-	return r.repo.Storer.SetEncodedObject(o)
+	h, err := r.repo.Storer.SetEncodedObject(o)
+	slices.SortFunc(objects, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
+	objects = slices.Compact(objects)
+	return built{commit: h, parent: parent, objects: append(objects, h)}, err
 }
 
 // carryOver adds to dirs the trench directories in which the push branch differs from the
@@ -512,30 +524,24 @@ func (r *Repository) isAncestor(a, b plumbing.Hash) (bool, error) {
 
 // push sends commit to the target branch: a fast-forward of the branch, or a forced update of
 // the push branch, which only the operator writes.
-func (r *Repository) push(ctx context.Context, commit plumbing.Hash) error {
+func (r *Repository) push(ctx context.Context, b built) error {
 	auth, ca, secrets, err := r.credentials(ctx)
 	if err != nil {
 		return err
 	}
 	target := r.Target()
-	local := plumbing.NewBranchReferenceName(target)
-	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(local, commit)); err != nil {
-		return err
-	}
-	spec := config.RefSpec(local.String() + ":" + local.String())
-	if r.pushBranch != "" {
-		spec = "+" + spec
-	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	err = r.repo.PushContext(ctx, &git.PushOptions{RemoteName: "origin", RefSpecs: []config.RefSpec{spec}, Auth: auth, CABundle: ca})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+	// The push branch is the operator's own: it is rebuilt, so it may be force-pushed.
+	if err := r.sendPack(ctx, auth, ca, target, b.parent, b.commit, b.objects, r.pushBranch != ""); err != nil {
 		return classify("push to "+target, sanitize(err, secrets))
 	}
+	// A local branch at the pushed commit, for anyone who looks into the clone.
+	_ = r.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName(target), b.commit))
 	if r.pushBranch != "" {
-		r.pushTip = commit
+		r.pushTip = b.commit
 	} else {
-		r.tip = commit
+		r.tip = b.commit
 	}
 	return nil
 }
@@ -570,7 +576,7 @@ func (r *Repository) tree(h plumbing.Hash) (*object.Tree, error) {
 	if r.repo == nil {
 		return nil, errors.New("gitsink: not open")
 	}
-	return treeStore{r.repo.Storer}.tree(h)
+	return treeStore{s: r.repo.Storer}.tree(h)
 }
 
 // jitter spreads d over [d/2, 3d/2), so that writers that collided do not retry in step.

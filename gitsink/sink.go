@@ -43,7 +43,9 @@ type Sink struct {
 	sources    map[string][]render.Source // trench directory → sources of its pushed render
 	failure    error                      // the last write's failure, while changes wait
 	lastSubmit time.Time
-	lastFlush  time.Time // when the last commit attempt ended
+	batched    int        // changes recorded since the last commit attempt
+	backlog    func() int // reconciles queued or running
+	lastFlush  time.Time   // when the last commit attempt ended
 }
 
 // change is the wanted content of one trench directory.
@@ -67,10 +69,10 @@ var _ delivery.Sink = (*Sink)(nil)
 type SinkOption func(*Sink)
 
 // WithCommitDelay sets the coalescing window: a commit is made once no change has arrived for
-// delay, or at the latest 10×delay after the first change of the batch; a change that comes
-// after a quiet period of at least delay is committed at once.
+// delay and no reconcile is pending, or at the latest 25×delay after the first change of the
+// batch; a change that comes alone after a quiet period is committed at once.
 func WithCommitDelay(delay time.Duration) SinkOption {
-	return func(s *Sink) { s.delay, s.maxWait = delay, 10*delay }
+	return func(s *Sink) { s.delay, s.maxWait = delay, 25*delay }
 }
 
 // WithRetryBackoff bounds the backoff between tries of a failed write.
@@ -83,7 +85,7 @@ func WithRetryBackoff(min, max time.Duration) SinkOption {
 func NewSink(repo *Repository, reader client.Reader, opts ...SinkOption) *Sink {
 	s := &Sink{
 		repo: repo, reader: reader,
-		delay: 200 * time.Millisecond, maxWait: 2 * time.Second,
+		delay: 200 * time.Millisecond, maxWait: 5 * time.Second,
 		retryMin: time.Second, retryMax: time.Minute,
 		kick:    make(chan struct{}, 1),
 		events:  make(chan event.GenericEvent, 1024),
@@ -169,6 +171,7 @@ func (s *Sink) submit(ctx context.Context, dir string, c *change) (delivery.Resu
 	if p := s.desired[dir]; p == nil || !sameContent(p, c) {
 		s.desired[dir] = c
 		s.lastSubmit = time.Now()
+		s.batched++
 		select {
 		case s.kick <- struct{}{}:
 		default:
@@ -245,34 +248,36 @@ func (s *Sink) Start(ctx context.Context) error {
 	}
 }
 
-// settle waits until no change has arrived for the delay (at most maxWait); false when ctx
-// ended. After a quiet period (no commit for the delay) the first change goes out at once:
-// a lone edit is not held back, and the changes that arrive while it is pushed are coalesced.
+// settle waits until the batch is complete; false when ctx ended. A batch is complete when
+// no reconcile that may add to it is queued or running (SetBacklog), and either no change
+// has arrived for the delay or its one change came after a quiet period (a lone edit is not
+// held back); at the latest maxWait after the batch began.
 func (s *Sink) settle(ctx context.Context) bool {
 	first := time.Now()
-	s.mu.Lock()
-	idle := first.Sub(s.lastFlush) > s.delay
-	s.mu.Unlock()
-	if idle {
-		return true
-	}
 	for {
+		now := time.Now()
 		s.mu.Lock()
-		until := s.lastSubmit.Add(s.delay)
+		busy := s.backlog != nil && s.backlog() > 0
+		quiet := now.Sub(s.lastSubmit) >= s.delay
+		alone := s.batched == 1 && s.lastSubmit.Sub(s.lastFlush) >= s.delay
 		s.mu.Unlock()
-		if limit := first.Add(s.maxWait); until.After(limit) {
-			until = limit
-		}
-		d := time.Until(until)
-		if d <= 0 {
+		if (!busy && (quiet || alone)) || now.Sub(first) >= s.maxWait {
 			return true
 		}
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(d):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// SetBacklog tells the sink how many reconciles are queued or running: while there are, more
+// changes are coming, and the batch waits for them.
+func (s *Sink) SetBacklog(f func() int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.backlog = f
 }
 
 // flush commits and pushes every waiting change in one commit.
@@ -290,6 +295,7 @@ func (s *Sink) flush(ctx context.Context) error {
 		dirs[dir] = c.tree
 	}
 	msg := s.message(batch)
+	s.batched = 0
 	s.mu.Unlock()
 	if len(batch) == 0 {
 		return nil

@@ -67,6 +67,9 @@ func hashTree(t *object.Tree) (plumbing.Hash, error) {
 // treeStore reads and writes trees and blobs of one object storer.
 type treeStore struct {
 	s storer.EncodedObjectStorer
+	// written, when set, collects every object a commit is made of that is not already in
+	// its parent (whether or not the store had it): what a push must send.
+	written *[]plumbing.Hash
 }
 
 // tree reads a tree; the zero hash reads as an empty tree.
@@ -111,6 +114,9 @@ func (ts treeStore) putBlob(data []byte) (plumbing.Hash, error) {
 
 // put stores o unless the store already has it.
 func (ts treeStore) put(o plumbing.EncodedObject) (plumbing.Hash, error) {
+	if ts.written != nil {
+		*ts.written = append(*ts.written, o.Hash())
+	}
 	if ts.s.HasEncodedObject(o.Hash()) == nil {
 		return o.Hash(), nil
 	}

@@ -106,7 +106,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.git.secret, "git-secret", "", "git mode: a Secret in the operator's namespace with the keys of a Flux GitRepository secret (username/password, bearerToken, identity + known_hosts, ca.crt)")
 	fs.StringVar(&o.git.authorName, "git-author-name", "meridio-operator", "git mode: author and committer name of the commits")
 	fs.StringVar(&o.git.authorEmail, "git-author-email", "meridio-operator@localhost", "git mode: author and committer email of the commits")
-	fs.DurationVar(&o.git.commitDelay, "git-commit-delay", 200*time.Millisecond, "git mode: changes are committed together once none has arrived for this long (at most 10 times as long)")
+	fs.DurationVar(&o.git.commitDelay, "git-commit-delay", 200*time.Millisecond, "git mode: coalescing window: changes are committed together once none has arrived for this long (longer when they come slower, at most 25 times as long); a lone change goes at once")
 	fs.StringVar(&o.git.cloneDir, "git-clone-dir", "", "git mode: where the local clone is kept across restarts (default: a directory under the system's temporary directory)")
 	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "how many trenches are reconciled at once")
 	fs.StringVar(&o.logLevel, "log-level", "info", "operator log level: debug, info or error")

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
@@ -63,10 +64,14 @@ func Test_gitMode_fluxEndToEnd(t *testing.T) {
 	}, timeout, tick)
 
 	// A Flow edit: a new commit; until Flux applies it, the live ConfigMap is of the old render.
-	f := &meridiov1.Flow{}
-	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-g1"}, f))
-	f.Spec.DestinationPorts = []string{"8080"}
-	require.NoError(t, c.Update(ctx, f))
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		f := &meridiov1.Flow{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-g1"}, f); err != nil {
+			return err
+		}
+		f.Spec.DestinationPorts = []string{"8080"}
+		return c.Update(ctx, f)
+	}))
 	var rev2 string
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		tr := trench(col, ns, "g1")

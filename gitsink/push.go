@@ -1,0 +1,79 @@
+package gitsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+)
+
+// errMoved means the remote branch is not where the commit was built on: someone else pushed.
+var errMoved = errors.New("the branch moved on the remote")
+
+// sendPack pushes commit to branch with exactly the objects the commit added. go-git's own
+// push works out what to send by walking everything reachable from the remote's heads, which
+// is O(repository); the commit was built knowing which objects are new. A fast-forward
+// (force false) is only sent when the remote branch is still at parent, and the server applies
+// it only if the branch has not moved since (the old value of the update command).
+func (r *Repository) sendPack(ctx context.Context, auth transport.AuthMethod, ca []byte, branch string, parent, commit plumbing.Hash, objects []plumbing.Hash, force bool) error {
+	ep, err := transport.NewEndpoint(r.url)
+	if err != nil {
+		return err
+	}
+	ep.CaBundle = ca
+	cl, err := client.NewClient(ep)
+	if err != nil {
+		return err
+	}
+	sess, err := cl.NewReceivePackSession(ep, auth)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return err
+	}
+	ref := plumbing.NewBranchReferenceName(branch)
+	remoteOld := plumbing.ZeroHash
+	if refs, err := ar.AllReferences(); err == nil {
+		if h, ok := refs[ref]; ok {
+			remoteOld = h.Hash()
+		}
+	}
+	if !force && remoteOld != parent {
+		return errMoved
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
+	req.Commands = []*packp.Command{{Name: ref, Old: remoteOld, New: commit}}
+	rd, wr := io.Pipe()
+	req.Packfile = rd
+	done := make(chan error, 1)
+	go func() {
+		enc := packfile.NewEncoder(wr, r.repo.Storer, !ar.Capabilities.Supports(capability.OFSDelta))
+		if _, err := enc.Encode(objects, 10); err != nil {
+			done <- wr.CloseWithError(err)
+			return
+		}
+		done <- wr.Close()
+	}()
+	rs, err := sess.ReceivePack(ctx, req)
+	if err != nil {
+		_ = rd.Close()
+		return err
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("write the pack: %w", err)
+	}
+	if rs != nil {
+		return rs.Error()
+	}
+	return nil
+}
