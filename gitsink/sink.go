@@ -45,7 +45,7 @@ type Sink struct {
 	lastSubmit time.Time
 	batched    int        // changes recorded since the last commit attempt
 	backlog    func() int // reconciles queued or running
-	lastFlush  time.Time   // when the last commit attempt ended
+	lastFlush  time.Time  // when the last commit attempt ended
 }
 
 // change is the wanted content of one trench directory.
