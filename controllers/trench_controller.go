@@ -118,18 +118,31 @@ func (r *TrenchReconciler) backlog() int {
 	return n
 }
 
-// enqueueDelivered enqueues every trench the sink holds output for, once at start-up.
+// enqueueDelivered enqueues every trench the sink holds output for, once at start-up. The
+// sink may not be reachable yet (a Git remote that is down): it is asked again with backoff,
+// without holding up the controller.
 func (r *TrenchReconciler) enqueueDelivered(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-	trenches, err := r.Sink.Trenches(ctx)
-	if err != nil {
-		return fmt.Errorf("list the trenches of the sink: %w", err)
-	}
-	for _, t := range trenches {
-		// Another operator may own the trenches of namespaces this one does not watch.
-		if r.Namespace == "" || t.Namespace == r.Namespace {
-			q.Add(reconcile.Request{NamespacedName: t})
+	go func() {
+		log := ctrl.LoggerFrom(ctx).WithName("trench")
+		for delay := time.Second; ; delay = min(2*delay, time.Minute) {
+			trenches, err := r.Sink.Trenches(ctx)
+			if err == nil {
+				for _, t := range trenches {
+					// Another operator may own the trenches of namespaces this one does not watch.
+					if r.Namespace == "" || t.Namespace == r.Namespace {
+						q.Add(reconcile.Request{NamespacedName: t})
+					}
+				}
+				return
+			}
+			log.Error(err, "list the trenches the sink holds; retrying", "backoff", delay)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
 		}
-	}
+	}()
 	return nil
 }
 

@@ -177,7 +177,7 @@ func (r *Repository) open() error {
 	repo, err := git.PlainOpen(r.dir)
 	if err == nil {
 		if rem, rerr := repo.Remote("origin"); rerr != nil || len(rem.Config().URLs) == 0 || rem.Config().URLs[0] != r.url {
-			err = fmt.Errorf("origin is not %s", r.url)
+			err = fmt.Errorf("origin is not %s", RedactURL(r.url))
 		}
 	}
 	if err != nil {
@@ -225,7 +225,7 @@ func (r *Repository) refresh(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
-		return classify("list the branches of "+r.url, sanitize(err, secrets))
+		return classify("list the branches of "+RedactURL(r.url), sanitize(err, secrets))
 	}
 	heads := map[string]plumbing.Hash{}
 	for _, ref := range refs {
@@ -246,7 +246,7 @@ func (r *Repository) refresh(ctx context.Context) error {
 	if len(specs) > 0 {
 		err := r.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RefSpecs: specs, Auth: auth, CABundle: ca, Tags: git.NoTags})
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-			return classify("fetch "+r.url, sanitize(err, secrets))
+			return classify("fetch "+RedactURL(r.url), sanitize(err, secrets))
 		}
 	}
 	r.tip, r.pushTip = tips[r.branch], tips[r.pushBranch]

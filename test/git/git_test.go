@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -142,4 +143,34 @@ func Test_gitMode_deletedWhileStopped(t *testing.T) {
 		assert.Contains(col, files, ns+"/d2/kustomization.yaml")
 	}, timeout, tick)
 	assert.Equal(t, "meridio: remove d1", gitCLI(t, bare, "log", "-1", "--format=%s", "main"))
+}
+
+// Test_gitMode_remoteDownThenBack: with the remote unreachable from the start, the operator
+// runs, the Trench shows GitPushFailed with a Warning event, and the render is committed by
+// itself once the remote is back.
+func Test_gitMode_remoteDownThenBack(t *testing.T) {
+	ctx := context.Background()
+	ns := testutil.Namespace(t, c)
+	bare := filepath.Join(t.TempDir(), "later.git")
+	startOperator(t, ns, "file://"+bare, filepath.Join(t.TempDir(), "clone"))
+	create(t, testutil.TrenchSet(ns, "r1")...)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		r := ready(trench(col, ns, "r1"))
+		require.NotNil(col, r)
+		assert.Equal(col, "GitPushFailed", r.Reason, r.Message)
+		var events eventsv1.EventList
+		require.NoError(col, c.List(ctx, &events, client.InNamespace(ns)))
+		found := false
+		for _, e := range events.Items {
+			found = found || (e.Reason == "GitPushFailed" && e.Type == corev1.EventTypeWarning)
+		}
+		assert.True(col, found, "a Warning event")
+	}, timeout, tick)
+
+	gitCLI(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		tr := trench(col, ns, "r1")
+		assert.Equal(col, "main@sha1:"+gitOut(bare, "rev-parse", "main"), tr.Status.Revision)
+		assert.NotEqual(col, "GitPushFailed", ready(tr).Reason)
+	}, 2*timeout, tick)
 }
