@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -63,7 +62,7 @@ var protocols = []string{"http", "ssh", "file"}
 func newRemote(t *testing.T, srv *gittestserver.GitServer, proto, name string) remote {
 	t.Helper()
 	bare := filepath.Join(srv.Root(), name)
-	gitCLI(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
+	testutil.Git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
 	r := remote{bare: bare}
 	switch proto {
 	case "http":
@@ -107,23 +106,12 @@ func knownHostsOf(t *testing.T, addr string) []byte {
 	return []byte(line + "\n")
 }
 
-// gitCLI runs the git command-line client, standing in for another user of the repository.
-func gitCLI(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=user", "GIT_AUTHOR_EMAIL=user@example.com",
-		"GIT_COMMITTER_NAME=user", "GIT_COMMITTER_EMAIL=user@example.com", "GIT_TERMINAL_PROMPT=0")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "git %v: %s", args, out)
-	return strings.TrimSpace(string(out))
-}
 
 // checkout clones the branch with the git CLI.
 func checkout(t *testing.T, url, branch string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "checkout")
-	gitCLI(t, "", "clone", "--quiet", "-b", branch, url, dir)
+	testutil.Git(t, "", "clone", "--quiet", "-b", branch, url, dir)
 	return dir
 }
 
@@ -256,7 +244,7 @@ func (s *started) removeAll(t *testing.T, namespace string, trenches ...string) 
 // commits counts the commits of a branch in a bare repository.
 func commits(t *testing.T, bare, branch string) int {
 	t.Helper()
-	out := gitCLI(t, bare, "rev-list", "--count", branch)
+	out := testutil.Git(t, bare, "rev-list", "--count", branch)
 	var n int
 	for _, ch := range out {
 		n = n*10 + int(ch-'0')

@@ -38,7 +38,7 @@ func Test_Sink_lifecycle(t *testing.T) {
 			revs := s.deliverAll(t, results...)
 			for _, rev := range revs {
 				require.True(t, strings.HasPrefix(rev, "main@sha1:"), rev)
-				gitCLI(t, r.bare, "merge-base", "--is-ancestor", strings.TrimPrefix(rev, "main@sha1:"), "main")
+				testutil.Git(t, r.bare, "merge-base", "--is-ancestor", strings.TrimPrefix(rev, "main@sha1:"), "main")
 			}
 			// The first change after a quiet period goes at once, the rest are coalesced.
 			initial := commits(t, r.bare, "main")
@@ -46,16 +46,16 @@ func Test_Sink_lifecycle(t *testing.T) {
 			want, err := render.Files(results)
 			require.NoError(t, err)
 			assert.Equal(t, withPrefix(want, "clusters/prod"), files(t, checkout(t, r.cli, "main")), "the layout and bytes of render --output-dir")
-			subject := gitCLI(t, r.bare, "log", "-1", "--format=%s", "main")
+			subject := testutil.Git(t, r.bare, "log", "-1", "--format=%s", "main")
 			assert.Regexp(t, `^meridio: (update \d+ trenches|add [a-z0-9-]+)$`, subject)
-			assert.Contains(t, gitCLI(t, r.bare, "log", "--format=%b", "main"), "default/trench-a:\n  Trench/trench-a generation 0")
+			assert.Contains(t, testutil.Git(t, r.bare, "log", "--format=%b", "main"), "default/trench-a:\n  Trench/trench-a generation 0")
 
 			// Someone adds a file outside the owned path.
 			wt := checkout(t, r.cli, "main")
 			require.NoError(t, os.WriteFile(filepath.Join(wt, "README.md"), []byte("fleet\n"), 0o644))
-			gitCLI(t, wt, "add", "README.md")
-			gitCLI(t, wt, "commit", "--quiet", "-m", "readme")
-			gitCLI(t, wt, "push", "--quiet", "origin", "main")
+			testutil.Git(t, wt, "add", "README.md")
+			testutil.Git(t, wt, "commit", "--quiet", "-m", "readme")
+			testutil.Git(t, wt, "push", "--quiet", "origin", "main")
 
 			// An update of one Flow of trench-a.
 			edited := renderEdited(t, func(s string) string {
@@ -68,7 +68,7 @@ func Test_Sink_lifecycle(t *testing.T) {
 			}
 			s.deliverAll(t, edited...)
 			assert.Equal(t, initial+2, commits(t, r.bare, "main"))
-			assert.Regexp(t, `^meridio: update trench-a \(Flow [a-z0-9-]+\)$`, gitCLI(t, r.bare, "log", "-1", "--format=%s", "main"))
+			assert.Regexp(t, `^meridio: update trench-a \(Flow [a-z0-9-]+\)$`, testutil.Git(t, r.bare, "log", "-1", "--format=%s", "main"))
 			got := files(t, checkout(t, r.cli, "main"))
 			assert.Equal(t, "fleet\n", got["README.md"])
 			assert.Contains(t, got["clusters/prod/default/trench-a/configmap-meridio-configuration-trench-a.yaml"], "8080")
@@ -80,7 +80,7 @@ func Test_Sink_lifecycle(t *testing.T) {
 
 			// Remove trench-a.
 			s.removeAll(t, "default", "trench-a")
-			assert.Equal(t, "meridio: remove trench-a", gitCLI(t, r.bare, "log", "-1", "--format=%s", "main"))
+			assert.Equal(t, "meridio: remove trench-a", testutil.Git(t, r.bare, "log", "-1", "--format=%s", "main"))
 			got = files(t, checkout(t, r.cli, "main"))
 			for p := range got {
 				assert.NotContains(t, p, "trench-a/")
@@ -164,13 +164,13 @@ func Test_Sink_raceWithOtherWriters(t *testing.T) {
 			name := fmt.Sprintf("notes/%d.txt", i)
 			require.NoError(t, os.MkdirAll(filepath.Join(wt, "notes"), 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(wt, name), []byte(name), 0o644))
-			gitCLI(t, wt, "add", name)
-			gitCLI(t, wt, "commit", "--quiet", "-m", "note "+name)
+			testutil.Git(t, wt, "add", name)
+			testutil.Git(t, wt, "commit", "--quiet", "-m", "note "+name)
 			for {
 				if err := tryGit(wt, "push", "--quiet", "origin", "main"); err == nil {
 					break
 				}
-				gitCLI(t, wt, "pull", "--quiet", "--rebase", "origin", "main")
+				testutil.Git(t, wt, "pull", "--quiet", "--rebase", "origin", "main")
 			}
 			personCommits.Add(1)
 		}
@@ -293,30 +293,30 @@ func Test_Sink_pushBranch(t *testing.T) {
 	srv := newServer(t)
 	r := newRemote(t, srv, "file", "review.git")
 	wt := t.TempDir()
-	gitCLI(t, wt, "clone", "--quiet", r.cli, "w")
+	testutil.Git(t, wt, "clone", "--quiet", r.cli, "w")
 	wt = filepath.Join(wt, "w")
 	require.NoError(t, os.WriteFile(filepath.Join(wt, "README.md"), []byte("fleet\n"), 0o644))
-	gitCLI(t, wt, "add", "README.md")
-	gitCLI(t, wt, "commit", "--quiet", "-m", "readme")
-	gitCLI(t, wt, "push", "--quiet", "origin", "HEAD:main")
-	mainTip := gitCLI(t, r.bare, "rev-parse", "main")
+	testutil.Git(t, wt, "add", "README.md")
+	testutil.Git(t, wt, "commit", "--quiet", "-m", "readme")
+	testutil.Git(t, wt, "push", "--quiet", "origin", "HEAD:main")
+	mainTip := testutil.Git(t, r.bare, "rev-parse", "main")
 
 	s := startSink(t, r, "", WithPushBranch("meridio-review"))
 	results := examples(t)
 	revs := s.deliverAll(t, results...)
 	assert.True(t, strings.HasPrefix(revs[0], "meridio-review@sha1:"), revs[0])
-	assert.Equal(t, mainTip, gitCLI(t, r.bare, "rev-parse", "main"), "the target branch is not written")
-	gitCLI(t, r.bare, "merge-base", "--is-ancestor", mainTip, "meridio-review")
+	assert.Equal(t, mainTip, testutil.Git(t, r.bare, "rev-parse", "main"), "the target branch is not written")
+	testutil.Git(t, r.bare, "merge-base", "--is-ancestor", mainTip, "meridio-review")
 
 	// main moves; the next change is rebuilt on its new tip, with the earlier change kept.
 	require.NoError(t, os.WriteFile(filepath.Join(wt, "OTHER.md"), []byte("x\n"), 0o644))
-	gitCLI(t, wt, "add", "OTHER.md")
-	gitCLI(t, wt, "commit", "--quiet", "-m", "other")
-	gitCLI(t, wt, "push", "--quiet", "origin", "HEAD:main")
-	newTip := gitCLI(t, r.bare, "rev-parse", "main")
+	testutil.Git(t, wt, "add", "OTHER.md")
+	testutil.Git(t, wt, "commit", "--quiet", "-m", "other")
+	testutil.Git(t, wt, "push", "--quiet", "origin", "HEAD:main")
+	newTip := testutil.Git(t, r.bare, "rev-parse", "main")
 	edited := renderEdited(t, func(s string) string { return strings.Replace(s, "ip-family: dualstack", "ip-family: ipv4", 1) })
 	s.deliverAll(t, edited...)
-	gitCLI(t, r.bare, "merge-base", "--is-ancestor", newTip, "meridio-review")
+	testutil.Git(t, r.bare, "merge-base", "--is-ancestor", newTip, "meridio-review")
 	got := files(t, checkout(t, r.cli, "meridio-review"))
 	assert.Equal(t, "x\n", got["OTHER.md"])
 	assert.Contains(t, got["default/trench-a/configmap-meridio-configuration-trench-a.yaml"], "ipv4")

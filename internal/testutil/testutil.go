@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -87,4 +89,27 @@ func Run(m *testing.M, use func(envs ...*localapi.Env) error, opts ...localapi.O
 		return 1
 	}
 	return m.Run()
+}
+
+// Git runs the git command-line client in dir as a test user (another user of a repository)
+// and returns its output, failing the test on an error.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	out, err := gitCmd(dir, args...).CombinedOutput()
+	require.NoError(t, err, "git %v: %s", args, out)
+	return strings.TrimSpace(string(out))
+}
+
+// GitOutput runs git in dir and returns its output, errors included (for polling).
+func GitOutput(dir string, args ...string) string {
+	out, _ := gitCmd(dir, args...).CombinedOutput()
+	return strings.TrimSpace(string(out))
+}
+
+func gitCmd(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=user", "GIT_AUTHOR_EMAIL=user@example.com",
+		"GIT_COMMITTER_NAME=user", "GIT_COMMITTER_EMAIL=user@example.com", "GIT_TERMINAL_PROMPT=0")
+	return cmd
 }

@@ -40,9 +40,9 @@ func Test_gitMode_fluxEndToEnd(t *testing.T) {
 		assert.Equal(col, metav1.ConditionFalse, r.Status)
 		assert.Contains(col, r.Message, rev+" is not live yet")
 	}, timeout, tick)
-	assert.Equal(t, "main@sha1:"+gitCLI(t, bare, "rev-parse", "main"), rev)
-	assert.Equal(t, "meridio: add g1", gitCLI(t, bare, "log", "-1", "--format=%s", "main"))
-	files := gitCLI(t, bare, "ls-tree", "-r", "--name-only", "main")
+	assert.Equal(t, "main@sha1:"+testutil.Git(t, bare, "rev-parse", "main"), rev)
+	assert.Equal(t, "meridio: add g1", testutil.Git(t, bare, "log", "-1", "--format=%s", "main"))
+	files := testutil.Git(t, bare, "ls-tree", "-r", "--name-only", "main")
 	assert.Contains(t, files, "clusters/prod/kustomization.yaml")
 	assert.Contains(t, files, "clusters/prod/"+ns+"/g1/configmap-meridio-configuration-g1.yaml")
 	var deps appsv1.DeploymentList
@@ -83,8 +83,8 @@ func Test_gitMode_fluxEndToEnd(t *testing.T) {
 		assert.Equal(col, metav1.ConditionFalse, ready(fl).Status, "an object of the old render is never Ready")
 		assert.Equal(col, metav1.ConditionFalse, ready(tr).Status)
 	}, timeout, tick)
-	assert.Equal(t, "meridio: update g1 (Flow f-g1)", gitCLI(t, bare, "log", "-1", "--format=%s", "main"))
-	assert.Contains(t, gitCLI(t, bare, "log", "-1", "--format=%b", "main"), "Flow/f-g1 generation 2")
+	assert.Equal(t, "meridio: update g1 (Flow f-g1)", testutil.Git(t, bare, "log", "-1", "--format=%s", "main"))
+	assert.Contains(t, testutil.Git(t, bare, "log", "-1", "--format=%b", "main"), "Flow/f-g1 generation 2")
 	fx.reconcile(t, rev2)
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		tr := trench(col, ns, "g1")
@@ -98,13 +98,13 @@ func Test_gitMode_fluxEndToEnd(t *testing.T) {
 	// Deleting the trench removes its directory; Flux prunes its objects.
 	require.NoError(t, c.Delete(ctx, &meridiov1.Trench{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "g1"}}))
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
-		assert.NotContains(col, gitCLI(t, bare, "ls-tree", "-r", "--name-only", "main"), "/g1/")
+		assert.NotContains(col, testutil.Git(t, bare, "ls-tree", "-r", "--name-only", "main"), "/g1/")
 	}, timeout, tick)
-	assert.Equal(t, "meridio: remove g1", gitCLI(t, bare, "log", "-1", "--format=%s", "main"))
-	fx.reconcile(t, "main@sha1:"+gitCLI(t, bare, "rev-parse", "main"))
+	assert.Equal(t, "meridio: remove g1", testutil.Git(t, bare, "log", "-1", "--format=%s", "main"))
+	fx.reconcile(t, "main@sha1:"+testutil.Git(t, bare, "rev-parse", "main"))
 	require.NoError(t, c.List(ctx, &deps, client.InNamespace(ns)))
 	assert.Empty(t, deps.Items, "Flux pruned the trench's workloads")
-	assert.Equal(t, 3, strings.Count(gitCLI(t, bare, "log", "--format=%h", "main"), "\n")+1, "add, update, remove, and nothing else")
+	assert.Equal(t, 3, strings.Count(testutil.Git(t, bare, "log", "--format=%h", "main"), "\n")+1, "add, update, remove, and nothing else")
 	_ = op
 }
 
@@ -125,7 +125,7 @@ func Test_gitMode_deletedWhileStopped(t *testing.T) {
 		}
 	}, timeout, tick)
 	op.stop()
-	commitsBefore := gitCLI(t, bare, "rev-list", "--count", "main")
+	commitsBefore := testutil.Git(t, bare, "rev-list", "--count", "main")
 
 	// A restart with nothing changed: no commit.
 	op = startOperator(t, ns, url, clone)
@@ -133,16 +133,16 @@ func Test_gitMode_deletedWhileStopped(t *testing.T) {
 		assert.GreaterOrEqual(col, strings.Count(op.logs.String(), `"msg"="reconciled"`), 2, "both trenches reconciled after the restart")
 	}, timeout, tick)
 	op.stop()
-	assert.Equal(t, commitsBefore, gitCLI(t, bare, "rev-list", "--count", "main"))
+	assert.Equal(t, commitsBefore, testutil.Git(t, bare, "rev-list", "--count", "main"))
 
 	require.NoError(t, c.Delete(ctx, &meridiov1.Trench{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "d1"}}))
 	startOperator(t, ns, url, clone)
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
-		files := gitCLI(t, bare, "ls-tree", "-r", "--name-only", "main")
+		files := testutil.Git(t, bare, "ls-tree", "-r", "--name-only", "main")
 		assert.NotContains(col, files, "/d1/")
 		assert.Contains(col, files, ns+"/d2/kustomization.yaml")
 	}, timeout, tick)
-	assert.Equal(t, "meridio: remove d1", gitCLI(t, bare, "log", "-1", "--format=%s", "main"))
+	assert.Equal(t, "meridio: remove d1", testutil.Git(t, bare, "log", "-1", "--format=%s", "main"))
 }
 
 // Test_gitMode_remoteDownThenBack: with the remote unreachable from the start, the operator
@@ -167,10 +167,10 @@ func Test_gitMode_remoteDownThenBack(t *testing.T) {
 		assert.True(col, found, "a Warning event")
 	}, timeout, tick)
 
-	gitCLI(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
+	testutil.Git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		tr := trench(col, ns, "r1")
-		assert.Equal(col, "main@sha1:"+gitOut(bare, "rev-parse", "main"), tr.Status.Revision)
+		assert.Equal(col, "main@sha1:"+testutil.GitOutput(bare, "rev-parse", "main"), tr.Status.Revision)
 		assert.NotEqual(col, "GitPushFailed", ready(tr).Reason)
 	}, 2*timeout, tick)
 }

@@ -21,7 +21,7 @@ import (
 
 // commitCount counts the commits of main.
 func commitCount(t require.TestingT, bare string) int {
-	out := gitOut(bare, "rev-list", "--count", "main")
+	out := testutil.GitOutput(bare, "rev-list", "--count", "main")
 	n, err := strconv.Atoi(out)
 	require.NoError(t, err, out)
 	return n
@@ -47,7 +47,7 @@ func Test_gitMode_backlogAndBurst(t *testing.T) {
 		}
 	}, 2*time.Minute, 200*time.Millisecond)
 	backlog := commitCount(t, bare)
-	t.Logf("%d trenches from a backlog: %d commits:\n%s", trenches, backlog, gitOut(bare, "log", "--format=%ad %s", "--date=format:%T", "main"))
+	t.Logf("%d trenches from a backlog: %d commits:\n%s", trenches, backlog, testutil.GitOutput(bare, "log", "--format=%ad %s", "--date=format:%T", "main"))
 	if !assert.LessOrEqual(t, backlog, 5) {
 		for _, l := range strings.Split(op.logs.String(), "\n") {
 			if strings.Contains(l, "rror") {
@@ -86,7 +86,7 @@ func Test_gitMode_backlogAndBurst(t *testing.T) {
 	last := strconv.Itoa(10000 + edits - 1)
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		for i := range trenches {
-			data := gitOut(bare, "show", fmt.Sprintf("main:clusters/prod/%s/b%d/configmap-meridio-configuration-b%d.yaml", ns, i, i))
+			data := testutil.GitOutput(bare, "show", fmt.Sprintf("main:clusters/prod/%s/b%d/configmap-meridio-configuration-b%d.yaml", ns, i, i))
 			assert.Contains(col, data, "- \""+last+"\"", "trench b%d has the last edit", i)
 		}
 	}, 2*time.Minute, 500*time.Millisecond)
@@ -103,5 +103,5 @@ func Test_gitMode_backlogAndBurst(t *testing.T) {
 	require.NoError(t, c.Update(ctx, v))
 	time.Sleep(time.Second)
 	assert.Equal(t, before, commitCount(t, bare), "a render-neutral change makes no commit")
-	assert.False(t, strings.Contains(gitOut(bare, "log", "--format=%s", "main"), "team"))
+	assert.False(t, strings.Contains(testutil.GitOutput(bare, "log", "--format=%s", "main"), "team"))
 }

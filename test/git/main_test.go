@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -116,28 +115,11 @@ func startOperatorWithDelay(t *testing.T, namespace, url, cloneDir string, delay
 func bareRemote(t *testing.T) (url, bare string) {
 	t.Helper()
 	bare = filepath.Join(t.TempDir(), "fleet.git")
-	gitCLI(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
+	testutil.Git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
 	return "file://" + bare, bare
 }
 
-// gitOut runs git and returns its output, errors included (for polling).
-func gitOut(dir string, args ...string) string {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	out, _ := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out))
-}
 
-func gitCLI(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=user", "GIT_AUTHOR_EMAIL=user@example.com",
-		"GIT_COMMITTER_NAME=user", "GIT_COMMITTER_EMAIL=user@example.com", "GIT_TERMINAL_PROMPT=0")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "git %v: %s", args, out)
-	return strings.TrimSpace(string(out))
-}
 
 // flux stands in for Flux's kustomize-controller: it builds the path of a commit with
 // fluxcd/pkg/kustomize and applies it with fluxcd/pkg/ssa, pruning what it applied before and
@@ -153,8 +135,8 @@ func (f *flux) reconcile(t *testing.T, revision string) {
 	ctx := context.Background()
 	commit := revision[strings.Index(revision, ":")+1:]
 	dir := filepath.Join(t.TempDir(), "source")
-	gitCLI(t, "", "clone", "--quiet", "file://"+f.bare, dir)
-	gitCLI(t, dir, "checkout", "--quiet", commit)
+	testutil.Git(t, "", "clone", "--quiet", "file://"+f.bare, dir)
+	testutil.Git(t, dir, "checkout", "--quiet", commit)
 	built, err := kustomize.SecureBuild(dir, filepath.Join(dir, f.path), false)
 	require.NoError(t, err)
 	data, err := built.AsYaml()

@@ -41,7 +41,7 @@ func TestRun_gitMode(t *testing.T) {
 	require.NoError(t, srv.StartHTTP())
 	t.Cleanup(srv.StopHTTP)
 	bare := filepath.Join(srv.Root(), "fleet.git")
-	git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
+	testutil.Git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
 
 	ns := "gitmode"
 	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
@@ -62,9 +62,9 @@ func TestRun_gitMode(t *testing.T) {
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		tr := &meridiov1.Trench{}
 		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "t"}, tr))
-		assert.Equal(col, "main@sha1:"+gitOut(bare, "rev-parse", "main"), tr.Status.Revision)
+		assert.Equal(col, "main@sha1:"+testutil.GitOutput(bare, "rev-parse", "main"), tr.Status.Revision)
 	}, 30*time.Second, 100*time.Millisecond, "committed; logs:\n%s", p.logs)
-	assert.Contains(t, git(t, bare, "ls-tree", "-r", "--name-only", "main"), "clusters/prod/"+ns+"/t/kustomization.yaml")
+	assert.Contains(t, testutil.Git(t, bare, "ls-tree", "-r", "--name-only", "main"), "clusters/prod/"+ns+"/t/kustomization.yaml")
 	var deps appsv1.DeploymentList
 	require.NoError(t, c.List(ctx, &deps, client.InNamespace(ns)))
 	assert.Empty(t, deps.Items, "git mode writes no workload")
@@ -91,7 +91,7 @@ func TestRun_gitMode(t *testing.T) {
 	secret.Data["password"] = []byte(gitPassword)
 	require.NoError(t, c.Update(ctx, secret))
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
-		assert.Contains(col, gitOut(bare, "show", "main:clusters/prod/"+ns+"/t/configmap-meridio-configuration-t.yaml"), "8080")
+		assert.Contains(col, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/t/configmap-meridio-configuration-t.yaml"), "8080")
 	}, 60*time.Second, 200*time.Millisecond, "recovered; logs:\n%s", p.logs)
 	var events eventsv1.EventList
 	require.NoError(t, c.List(ctx, &events, client.InNamespace(ns)))
@@ -114,18 +114,4 @@ func TestRun_help(t *testing.T) {
 	}
 }
 
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "git %v: %s", args, out)
-	return strings.TrimSpace(string(out))
-}
 
-func gitOut(dir string, args ...string) string {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	out, _ := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out))
-}
