@@ -106,7 +106,6 @@ func knownHostsOf(t *testing.T, addr string) []byte {
 	return []byte(line + "\n")
 }
 
-
 // checkout clones the branch with the git CLI.
 func checkout(t *testing.T, url, branch string) string {
 	t.Helper()

@@ -119,8 +119,6 @@ func bareRemote(t *testing.T) (url, bare string) {
 	return "file://" + bare, bare
 }
 
-
-
 // flux stands in for Flux's kustomize-controller: it builds the path of a commit with
 // fluxcd/pkg/kustomize and applies it with fluxcd/pkg/ssa, pruning what it applied before and
 // is no longer built.

@@ -113,5 +113,3 @@ func TestRun_help(t *testing.T) {
 		assert.Contains(t, string(out), "  -"+strings.TrimPrefix(f, "--"), f)
 	}
 }
-
-
