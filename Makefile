@@ -47,6 +47,8 @@ bench: testenv ## Run the benchmarks: render, cluster mode and git mode on a rea
 	go test -run '^$$' -bench SteadyState -benchtime 50x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 	go test -run '^$$' -bench GitFlowEdit -benchtime 1x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 
+MODE ?= git
+
 .PHONY: run
-run: build testenv ## Run the operator against an embedded API server with the examples applied.
-	$(BIN)/meridio-operator run --local --apply examples $(RUN_ARGS)
+run: build testenv ## The GitOps loop on an embedded API server with examples/ (MODE=cluster: cluster mode).
+	$(BIN)/meridio-operator run --local --sink=$(MODE) --apply examples $(RUN_ARGS)

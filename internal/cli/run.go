@@ -2,23 +2,17 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
 	uzap "go.uber.org/zap/zapcore"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -28,11 +22,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/controllers"
 	"github.com/meridio-operator/meridio-operator/gitsink"
-	"github.com/meridio-operator/meridio-operator/internal/localapi"
+	"github.com/meridio-operator/meridio-operator/internal/scheme"
 	"github.com/meridio-operator/meridio-operator/render"
 	"github.com/meridio-operator/meridio-operator/webhooks"
 )
@@ -118,7 +111,18 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log, err := newLogger(o.logLevel, stderr)
+	logOut := io.Writer(stderr)
+	if o.local && o.logLevel != "debug" {
+		// The report goes to stdout; the controllers' log to a file it names.
+		f, err := os.Create(localLogFile())
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer f.Close()
+		logOut = f
+	}
+	log, err := newLogger(o.logLevel, logOut)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -178,7 +182,7 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 		return err
 	}
 	opts := ctrl.Options{
-		Scheme:                 localapi.Scheme(),
+		Scheme:                 scheme.New(),
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress: o.probeAddr,
 		LeaderElection:         o.leaderElect,
@@ -208,115 +212,4 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	}
 	ctrl.Log.Info("starting", "namespace", o.namespace, "sink", o.sink, "mutatingWebhook", o.mutating, "gitURL", gitsink.RedactURL(o.git.url))
 	return mgr.Start(ctx)
-}
-
-// runLocal runs the operator against an embedded API server, creates the resources of
-// o.apply, waits until every rendered object exists, and prints what it made.
-func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdout io.Writer) error {
-	env, err := localapi.Start(localapi.Options{
-		NoMutatingWebhook: !o.mutating,
-		ManagerOptions:    func(mo *ctrl.Options) { cacheOptions(mo, o.namespace) },
-		Setup: func(mgr ctrl.Manager) error {
-			sink, err := newSink(mgr, o)
-			if err != nil {
-				return err
-			}
-			return controllers.Setup(mgr, sink, controllers.Options{Settings: settings, Namespace: o.namespace, Workers: o.workers})
-		},
-	})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = env.Stop() }()
-	fmt.Fprintf(stdout, "embedded API server at %s; operator watching namespace %q\n", env.Config.Host, o.namespace)
-	if o.kubeconfigOut != "" {
-		if err := os.WriteFile(o.kubeconfigOut, env.KubeConfig, 0o600); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "kubeconfig written to %s\n", o.kubeconfigOut)
-	}
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	if o.apply != "" {
-		files, err := filepath.Glob(filepath.Join(o.apply, "*.yaml"))
-		if err != nil {
-			return err
-		}
-		sort.Strings(files)
-		start := time.Now()
-		for _, f := range files {
-			if err := localapi.ApplyFile(ctx, env.Client, f, o.namespace); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "applied %s\n", f)
-		}
-		if err := waitRendered(ctx, env.Client, o.namespace); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "every trench rendered, applied and reporting status %s after the first resource was created\n\n", time.Since(start).Round(time.Millisecond))
-		if err := printSummary(ctx, env.Client, o.namespace, stdout); err != nil {
-			return err
-		}
-	}
-	if !o.keepRunning {
-		return nil
-	}
-	fmt.Fprintln(stdout, "running; Ctrl-C stops the operator and the embedded API server")
-	<-ctx.Done()
-	return nil
-}
-
-// waitRendered waits until every trench of the namespace has observed its generation.
-func waitRendered(ctx context.Context, c client.Client, namespace string) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	for {
-		var trenches meridiov1.TrenchList
-		if err := c.List(ctx, &trenches, client.InNamespace(namespace)); err != nil {
-			return err
-		}
-		done := true
-		for _, t := range trenches.Items {
-			if t.Status.ObservedGeneration != t.Generation || len(t.Status.Conditions) == 0 {
-				done = false
-			}
-		}
-		if done {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errors.New("timed out waiting for the trenches to be rendered")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// printSummary prints every trench with its conditions and its live objects.
-func printSummary(ctx context.Context, c client.Client, namespace string, w io.Writer) error {
-	var trenches meridiov1.TrenchList
-	if err := c.List(ctx, &trenches, client.InNamespace(namespace)); err != nil {
-		return err
-	}
-	for _, t := range trenches.Items {
-		fmt.Fprintf(w, "trench %s (%s)\n", t.Name, t.Spec.IPFamily)
-		for _, cond := range t.Status.Conditions {
-			fmt.Fprintf(w, "  %-12s %-6s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
-		}
-		for _, list := range clustersink.ManagedLists() {
-			if err := c.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{render.LabelTrench: t.Name}); err != nil {
-				return err
-			}
-			items, err := clustersink.Items(list)
-			if err != nil {
-				return err
-			}
-			for _, it := range items {
-				fmt.Fprintf(w, "  %s\n", clustersink.ID(it))
-			}
-		}
-	}
-	fmt.Fprintln(w, "\n(no kube-controller-manager runs here, so workloads get no pods and stay Progressing)")
-	return nil
 }

@@ -24,6 +24,9 @@ func (o *runOptions) check() error {
 	case "cluster":
 		return nil
 	case "git":
+		if o.git.url == "" && o.local {
+			return nil // a repository in a temporary directory
+		}
 		if o.git.url == "" {
 			return errors.New("--sink=git needs --git-url")
 		}
