@@ -50,7 +50,7 @@ func Test_gitMode_fluxEndToEnd(t *testing.T) {
 	assert.Empty(t, deps.Items, "git mode writes no workload")
 
 	// Flux applies the commit; the kube controllers make the workloads ready.
-	fx := &flux{bare: bare, path: "clusters/prod"}
+	fx := newFlux(bare, "clusters/prod")
 	fx.reconcile(t, rev)
 	markWorkloadsReady(t, ns)
 	require.EventuallyWithT(t, func(col *assert.CollectT) {

@@ -9,14 +9,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/fluxcd/pkg/kustomize"
-	"github.com/fluxcd/pkg/ssa"
-	ssautils "github.com/fluxcd/pkg/ssa/utils"
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/stretchr/testify/require"
@@ -24,7 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -35,6 +30,7 @@ import (
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/controllers"
 	"github.com/meridio-operator/meridio-operator/gitsink"
+	"github.com/meridio-operator/meridio-operator/internal/demo"
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
 	"github.com/meridio-operator/meridio-operator/render"
@@ -119,46 +115,18 @@ func bareRemote(t *testing.T) (url, bare string) {
 	return "file://" + bare, bare
 }
 
-// flux stands in for Flux's kustomize-controller: it builds the path of a commit with
-// fluxcd/pkg/kustomize and applies it with fluxcd/pkg/ssa, pruning what it applied before and
-// is no longer built.
-type flux struct {
-	bare      string
-	path      string
-	inventory map[string]*unstructured.Unstructured
+// flux stands in for Flux's kustomize-controller: demo.Applier builds the committed path with
+// fluxcd/pkg/kustomize and applies it with fluxcd/pkg/ssa, pruning what it no longer builds.
+type flux struct{ demo.Applier }
+
+func newFlux(bare, path string) *flux {
+	return &flux{demo.Applier{Repo: bare, Branch: "main", Path: path, Client: c}}
 }
 
+// reconcile applies one revision.
 func (f *flux) reconcile(t *testing.T, revision string) {
 	t.Helper()
-	ctx := context.Background()
-	commit := revision[strings.Index(revision, ":")+1:]
-	dir := filepath.Join(t.TempDir(), "source")
-	testutil.Git(t, "", "clone", "--quiet", "file://"+f.bare, dir)
-	testutil.Git(t, dir, "checkout", "--quiet", commit)
-	built, err := kustomize.SecureBuild(dir, filepath.Join(dir, f.path), false)
-	require.NoError(t, err)
-	data, err := built.AsYaml()
-	require.NoError(t, err)
-	objs, err := ssautils.ReadObjects(bytes.NewReader(data))
-	require.NoError(t, err)
-	rm := ssa.NewResourceManager(c, nil, ssa.Owner{Field: "kustomize-controller", Group: "kustomize.toolkit.fluxcd.io"})
-	_, err = rm.ApplyAllStaged(ctx, objs, ssa.DefaultApplyOptions())
-	require.NoError(t, err)
-	next := map[string]*unstructured.Unstructured{}
-	for _, o := range objs {
-		next[ssautils.FmtUnstructured(o)] = o
-	}
-	var stale []*unstructured.Unstructured
-	for id, o := range f.inventory {
-		if _, ok := next[id]; !ok {
-			stale = append(stale, o)
-		}
-	}
-	if len(stale) > 0 {
-		_, err = rm.DeleteAll(ctx, stale, ssa.DefaultDeleteOptions())
-		require.NoError(t, err)
-	}
-	f.inventory = next
+	require.NoError(t, f.ApplyRevision(context.Background(), revision).Err)
 }
 
 // trench reads a Trench.
