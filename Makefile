@@ -9,9 +9,17 @@ export KUBEBUILDER_ASSETS ?= $(BIN)
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE ?= meridio-operator:latest
+LDFLAGS := -X github.com/meridio-operator/meridio-operator/internal/cli.Version=$(VERSION)
+
 .PHONY: build
 build: ## Build bin/meridio-operator.
-	go build -o $(BIN)/meridio-operator .
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/meridio-operator .
+
+.PHONY: image
+image: ## Build the operator's OCI image (IMAGE) into dist/meridio-operator.tar with buildah, no Docker engine.
+	hack/build-image.sh $(IMAGE) $(CURDIR)/dist/meridio-operator.tar $(VERSION)
 
 .PHONY: generate
 generate: ## Generate deep-copy code.

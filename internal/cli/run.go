@@ -112,7 +112,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	logOut := io.Writer(stderr)
-	if o.local && o.logLevel != "debug" {
+	if o.local && o.logLevel != "debug" && localLogFile() != "" {
 		// The report goes to stdout; the controllers' log to a file it names.
 		f, err := os.Create(localLogFile())
 		if err != nil {
