@@ -26,6 +26,19 @@ var (
 	}, []string{"namespace", "trench"})
 )
 
+var (
+	commitToApplied = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "meridio_operator_commit_to_applied_seconds",
+		Help:    "Seconds from a trench's render being committed to every live object carrying it (git mode).",
+		Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
+	}, []string{"namespace", "trench"})
+	appliedToHealthy = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "meridio_operator_applied_to_healthy_seconds",
+		Help:    "Seconds from a trench's render being applied to every live object being ready.",
+		Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
+	}, []string{"namespace", "trench"})
+)
+
 func init() {
-	metrics.Registry.MustRegister(objectsApplied, objectsPruned, renderDuration, reconcileDuration)
+	metrics.Registry.MustRegister(objectsApplied, objectsPruned, renderDuration, reconcileDuration, commitToApplied, appliedToHealthy)
 }

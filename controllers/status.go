@@ -19,7 +19,9 @@ import (
 type liveState struct {
 	// ID is "Kind/name".
 	ID string
-	// Current: the object exists, matches the render, and (for workloads) kstatus says Current.
+	// Applied: the object exists and carries the content hash of its render.
+	Applied bool
+	// Current: the object is applied and (for workloads) kstatus says Current.
 	Current bool
 	// Message says why it is not current.
 	Message string
@@ -150,16 +152,16 @@ func liveStateOf(id, renderedHash string, live map[string]any) liveState {
 	}
 	res, err := status.Compute(&unstructured.Unstructured{Object: live})
 	if err != nil {
-		return liveState{ID: id, Message: err.Error()}
+		return liveState{ID: id, Applied: true, Message: err.Error()}
 	}
 	if res.Status != status.CurrentStatus {
 		msg := res.Message
 		if msg == "" {
 			msg = string(res.Status)
 		}
-		return liveState{ID: id, Message: msg}
+		return liveState{ID: id, Applied: true, Message: msg}
 	}
-	return liveState{ID: id, Current: true}
+	return liveState{ID: id, Applied: true, Current: true}
 }
 
 func hashOf(obj map[string]any) string {

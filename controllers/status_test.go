@@ -6,10 +6,12 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
@@ -80,4 +82,48 @@ func Test_liveStateOf(t *testing.T) {
 	got := liveStateOf("StatefulSet/x", rendered, sts)
 	assert.False(t, got.Current)
 	assert.Contains(t, got.Message, "Replicas")
+}
+
+func Test_setDeliveryConditions(t *testing.T) {
+	applied := liveState{ID: "ConfigMap/c", Applied: true, Current: true}
+	starting := liveState{ID: "Deployment/d", Applied: true, Message: "Replicas: 0/1"}
+	old := liveState{ID: "Deployment/d", Message: "not updated yet"}
+	rev := "main@sha1:abc"
+	for _, tc := range []struct {
+		name                     string
+		in                       deliveryInputs
+		committed, appl, healthy string // condition status, "" for absent
+		failing                  string // the reason of the first condition not True
+	}{
+		{"cluster mode, all ready", deliveryInputs{objects: []liveState{applied}}, "", "True", "True", ""},
+		{"cluster mode, starting", deliveryInputs{objects: []liveState{applied, starting}}, "", "True", "False", meridiov1.NotHealthyReason},
+		{"waiting for the commit", deliveryInputs{commits: true, pending: true, objects: []liveState{applied, old}}, "False", "False", "False", meridiov1.CommitPendingReason},
+		{"push failed", deliveryInputs{commits: true, deliverErr: &delivery.Error{Reason: "GitPushFailed", Err: errors.New("down")}}, "False", "False", "False", "GitPushFailed"},
+		{"committed, not applied", deliveryInputs{commits: true, revision: rev, objects: []liveState{applied, old}}, "True", "False", "False", meridiov1.NotAppliedReason},
+		{"applied, not healthy", deliveryInputs{commits: true, revision: rev, objects: []liveState{applied, starting}}, "True", "True", "False", meridiov1.NotHealthyReason},
+		{"healthy", deliveryInputs{commits: true, revision: rev, objects: []liveState{applied}}, "True", "True", "True", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &meridiov1.Status{}
+			failing := setDeliveryConditions(st, tc.in)
+			for typ, want := range map[string]string{meridiov1.CommittedCondition: tc.committed, meridiov1.AppliedCondition: tc.appl, meridiov1.HealthyCondition: tc.healthy} {
+				c := apimeta.FindStatusCondition(st.Conditions, typ)
+				if want == "" {
+					assert.Nil(t, c, typ)
+					continue
+				}
+				require.NotNil(t, c, typ)
+				assert.Equal(t, metav1.ConditionStatus(want), c.Status, "%s: %s", typ, c.Message)
+			}
+			if tc.failing == "" {
+				assert.Nil(t, failing)
+			} else {
+				require.NotNil(t, failing)
+				assert.Equal(t, tc.failing, failing.Reason)
+			}
+		})
+	}
+	st := &meridiov1.Status{}
+	setDeliveryConditions(st, deliveryInputs{commits: true, revision: rev, objects: []liveState{applied, old}})
+	assert.Equal(t, "1 of 2 objects are not at main@sha1:abc: Deployment/d (not updated yet)", apimeta.FindStatusCondition(st.Conditions, meridiov1.AppliedCondition).Message)
 }

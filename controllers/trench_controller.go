@@ -314,6 +314,28 @@ func (r *TrenchReconciler) setStatuses(s *meridiov1.Snapshot, res *render.Result
 		}
 		computeStatus(o.MeridioStatus(), in)
 	}
+	r.setDeliveryStatus(s.Trench, res, live, del, deliverErr)
+}
+
+// setDeliveryStatus follows the trench's render to live, healthy objects (Committed, Applied,
+// Healthy); in git mode the Trench is Ready only when all three are True.
+func (r *TrenchReconciler) setDeliveryStatus(t *meridiov1.Trench, res *render.Result, live map[string]liveState, del delivery.Result, deliverErr error) {
+	all := make([]liveState, 0, len(res.Items))
+	for _, it := range res.Items {
+		all = append(all, live[clustersink.ID(it.Object)])
+	}
+	before := append([]metav1.Condition(nil), t.Status.Conditions...)
+	failing := setDeliveryConditions(&t.Status.Status, deliveryInputs{
+		generation: t.Generation, commits: del.Commits, pending: del.Pending,
+		revision: del.Revision, deliverErr: deliverErr, objects: all,
+	})
+	if del.Commits && failing != nil && apimeta.IsStatusConditionTrue(t.Status.Conditions, meta.ReadyCondition) {
+		apimeta.SetStatusCondition(&t.Status.Conditions, metav1.Condition{Type: meta.ReadyCondition, Status: metav1.ConditionFalse,
+			Reason: failing.Reason, Message: failing.Message, ObservedGeneration: t.Generation})
+		apimeta.SetStatusCondition(&t.Status.Conditions, metav1.Condition{Type: meta.ReconcilingCondition, Status: metav1.ConditionTrue,
+			Reason: failing.Reason, Message: failing.Message, ObservedGeneration: t.Generation})
+	}
+	observeDelivery(t.Namespace, t.Name, before, t.Status.Conditions, time.Now())
 }
 
 // report records what the delivery did: metrics, and events a user must see.

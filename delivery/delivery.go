@@ -47,6 +47,9 @@ type Result struct {
 	// Pending means the render is accepted but not delivered yet (Git: waiting for its commit
 	// to be pushed); Landed will name the trench when it is.
 	Pending bool
+	// Commits says that the sink delivers in commits, which the Trench's Committed condition
+	// follows (Git); the cluster has none.
+	Commits bool
 }
 
 // Error is a delivery failure with the reason the Trench's Ready condition shows. Its message

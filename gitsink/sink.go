@@ -130,7 +130,7 @@ func (s *Sink) load(ctx context.Context) error {
 func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result, error) {
 	files, err := render.TrenchFiles(res)
 	if err != nil {
-		return delivery.Result{}, err
+		return delivery.Result{Commits: true}, err
 	}
 	dir := render.Dir(res.Namespace, res.Trench)
 	plain := make(map[string][]byte, len(files))
@@ -139,7 +139,7 @@ func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result
 	}
 	tree, err := newDirTree(plain)
 	if err != nil {
-		return delivery.Result{}, fmt.Errorf("trench %s: %w", dir, err)
+		return delivery.Result{Commits: true}, fmt.Errorf("trench %s: %w", dir, err)
 	}
 	return s.submit(ctx, dir, &change{trench: types.NamespacedName{Namespace: res.Namespace, Name: res.Trench}, tree: tree, sources: res.Sources})
 }
@@ -151,14 +151,14 @@ func (s *Sink) Remove(ctx context.Context, namespace, trench string) (delivery.R
 
 func (s *Sink) submit(ctx context.Context, dir string, c *change) (delivery.Result, error) {
 	if err := s.load(ctx); err != nil {
-		return delivery.Result{}, err
+		return delivery.Result{Commits: true}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l, exists := s.landed[dir]
 	if (c.tree == nil && !exists) || (c.tree != nil && exists && l.hash == c.tree.hash) {
 		delete(s.desired, dir) // the branch already holds it
-		out := delivery.Result{}
+		out := delivery.Result{Commits: true}
 		if exists {
 			out.Revision = s.revision(l.commit)
 			if c.tree != nil {
@@ -177,7 +177,7 @@ func (s *Sink) submit(ctx context.Context, dir string, c *change) (delivery.Resu
 		default:
 		}
 	}
-	return delivery.Result{Pending: true}, s.failure
+	return delivery.Result{Pending: true, Commits: true}, s.failure
 }
 
 func sameContent(a, b *change) bool {

@@ -20,6 +20,27 @@ const (
 	NotConfiguredReason = "NotConfigured"
 )
 
+// Delivery tracking: the Trench follows its render from the commit to live, healthy objects.
+const (
+	// CommittedCondition: the current render is in a pushed commit (git mode).
+	CommittedCondition = "Committed"
+	// AppliedCondition: every live object carries the content hash of the current render.
+	AppliedCondition = "Applied"
+	// HealthyCondition: every live object is ready by kstatus rules.
+	HealthyCondition = "Healthy"
+
+	// CommittedReason, AppliedReason and HealthyReason are the reasons of the conditions when True.
+	CommittedReason = "Committed"
+	AppliedReason   = "Applied"
+	HealthyReason   = "Healthy"
+	// CommitPendingReason: the render waits to be committed.
+	CommitPendingReason = "CommitPending"
+	// NotAppliedReason: some live objects are missing or of another render.
+	NotAppliedReason = "NotApplied"
+	// NotHealthyReason: some live objects are not ready (or have no status yet).
+	NotHealthyReason = "NotHealthy"
+)
+
 // Finding is something admitted but probably wrong about a resource: a dangling reference or an
 // address family that does not fit the trench. Admission returns it as a warning; status
 // reports it as the reason a resource is not ready.

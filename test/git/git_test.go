@@ -11,9 +11,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
@@ -49,9 +51,14 @@ func Test_gitMode_fluxEndToEnd(t *testing.T) {
 	require.NoError(t, c.List(ctx, &deps, client.InNamespace(ns)))
 	assert.Empty(t, deps.Items, "git mode writes no workload")
 
-	// Flux applies the commit; the kube controllers make the workloads ready.
+	requireConditions(t, ns, "g1", "True", "False", "False")
+
+	// Flux applies the commit: Applied; the kube controllers make the workloads ready: Healthy.
 	fx := newFlux(bare, "clusters/prod")
 	fx.reconcile(t, rev)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		requireConditions(col, ns, "g1", "True", "True", "False")
+	}, timeout, tick)
 	markWorkloadsReady(t, ns)
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		tr := trench(col, ns, "g1")
@@ -62,7 +69,10 @@ func Test_gitMode_fluxEndToEnd(t *testing.T) {
 		f := &meridiov1.Flow{}
 		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-g1"}, f))
 		assert.Equal(col, metav1.ConditionTrue, ready(f).Status, ready(f).Message)
+		requireConditions(col, ns, "g1", "True", "True", "True")
 	}, timeout, tick)
+	assert.Equal(t, 1, histogramCount(t, "meridio_operator_commit_to_applied_seconds", ns, "g1"))
+	assert.Equal(t, 1, histogramCount(t, "meridio_operator_applied_to_healthy_seconds", ns, "g1"))
 
 	// A Flow edit: a new commit; until Flux applies it, the live ConfigMap is of the old render.
 	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -173,4 +183,36 @@ func Test_gitMode_remoteDownThenBack(t *testing.T) {
 		assert.Equal(col, "main@sha1:"+testutil.GitOutput(bare, "rev-parse", "main"), tr.Status.Revision)
 		assert.NotEqual(col, "GitPushFailed", ready(tr).Reason)
 	}, 2*timeout, tick)
+}
+
+// requireConditions checks the Committed, Applied and Healthy conditions of a Trench.
+func requireConditions(t require.TestingT, ns, name, committed, applied, healthy string) {
+	tr := trench(t, ns, name)
+	for typ, want := range map[string]string{"Committed": committed, "Applied": applied, "Healthy": healthy} {
+		c := apimeta.FindStatusCondition(tr.Status.Conditions, typ)
+		require.NotNil(t, c, "no %s condition", typ)
+		require.Equal(t, metav1.ConditionStatus(want), c.Status, "%s: %s", typ, c.Message)
+	}
+}
+
+// histogramCount returns how many observations a histogram has for a trench.
+func histogramCount(t *testing.T, name, ns, trench string) int {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] == ns && labels["trench"] == trench {
+				return int(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return 0
 }
