@@ -28,6 +28,9 @@ import (
 type Sink struct {
 	repo   *Repository
 	reader client.Reader
+	// verifier, when set, dry-runs renders before they are committed, as fieldManager.
+	verifier     client.Client
+	fieldManager string
 	// delay is the quiet time that closes a batch; maxWait bounds a batch that keeps growing.
 	delay, maxWait time.Duration
 	// retryMin and retryMax bound the backoff after a failed write.
@@ -141,7 +144,63 @@ func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result
 	if err != nil {
 		return delivery.Result{Commits: true}, fmt.Errorf("trench %s: %w", dir, err)
 	}
-	return s.submit(ctx, dir, &change{trench: types.NamespacedName{Namespace: res.Namespace, Name: res.Trench}, tree: tree, sources: res.Sources})
+	c := &change{trench: types.NamespacedName{Namespace: res.Namespace, Name: res.Trench}, tree: tree, sources: res.Sources}
+	if err := s.load(ctx); err != nil {
+		return delivery.Result{Commits: true}, err
+	}
+	if s.isNew(dir, c) {
+		if err := s.verify(ctx, s.changedItems(dir, res, c.tree)); err != nil {
+			s.withdraw(dir)
+			return delivery.Result{Commits: true}, err
+		}
+	}
+	return s.submit(ctx, dir, c)
+}
+
+// changedItems lists the objects of res whose file differs from what the branch holds.
+func (s *Sink) changedItems(dir string, res *render.Result, d *dirTree) []render.Item {
+	s.mu.Lock()
+	l, ok := s.landed[dir]
+	s.mu.Unlock()
+	held := map[string]plumbing.Hash{}
+	if ok {
+		if t, err := s.repo.tree(l.hash); err == nil {
+			for _, e := range t.Entries {
+				held[e.Name] = e.Hash
+			}
+		}
+	}
+	wanted := map[string]plumbing.Hash{}
+	for _, e := range d.tree.Entries {
+		wanted[e.Name] = e.Hash
+	}
+	var out []render.Item
+	for _, it := range res.Items {
+		name := render.FileName(it.Object)
+		if h, ok := held[name]; !ok || h != wanted[name] {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// isNew tells whether c is neither what the branch holds nor what waits to be committed.
+func (s *Sink) isNew(dir string, c *change) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.landed[dir]; ok && l.hash == c.tree.hash {
+		return false
+	}
+	p := s.desired[dir]
+	return p == nil || !sameContent(p, c)
+}
+
+// withdraw drops a waiting change whose newer render was refused: an older render of the
+// trench is not committed in its place.
+func (s *Sink) withdraw(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.desired, dir)
 }
 
 // Remove records the removal of the trench's directory for the next commit.

@@ -75,7 +75,11 @@ func newSink(mgr ctrl.Manager, o runOptions) (delivery.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	sink := gitsink.NewSink(repo, mgr.GetClient(), gitsink.WithCommitDelay(o.git.commitDelay))
+	sinkOpts := []gitsink.SinkOption{gitsink.WithCommitDelay(o.git.commitDelay)}
+	if o.git.verify {
+		sinkOpts = append(sinkOpts, gitsink.WithVerify(mgr.GetClient(), o.git.verifyFieldManager))
+	}
+	sink := gitsink.NewSink(repo, mgr.GetClient(), sinkOpts...)
 	if err := mgr.Add(sink); err != nil {
 		return nil, err
 	}

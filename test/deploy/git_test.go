@@ -219,3 +219,35 @@ func fromUnstructured(t *testing.T, u *unstructured.Unstructured, into any) {
 	t.Helper()
 	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, into), "%s %s", u.GetKind(), u.GetName())
 }
+
+// Test_gitVerifyConfig checks config/git-verify: the manager of config/git without
+// --git-verify=false, and a Role that adds patch (dry runs) and nothing else on the workloads.
+func Test_gitVerifyConfig(t *testing.T) {
+	args := func(dir string) []string {
+		for _, o := range build(t, dir) {
+			if o.GetKind() == "Deployment" {
+				var d appsv1.Deployment
+				fromUnstructured(t, o, &d)
+				return d.Spec.Template.Spec.Containers[0].Args
+			}
+		}
+		t.Fatalf("no Deployment in config/%s", dir)
+		return nil
+	}
+	git, verify := args("git"), args("git-verify")
+	require.Contains(t, git, "--git-verify=false")
+	assert.NotContains(t, verify, "--git-verify=false")
+	assert.Equal(t, len(git)-1, len(verify), "only --git-verify=false is dropped: %v", verify)
+	for _, o := range build(t, "git-verify") {
+		if o.GetKind() != "Role" || o.GetName() != "meridio-git-verify-role" {
+			continue
+		}
+		var role rbacv1.Role
+		fromUnstructured(t, o, &role)
+		for _, r := range role.Rules {
+			assert.Equal(t, []string{"patch"}, r.Verbs, "%v", r.Resources)
+		}
+		return
+	}
+	t.Fatal("no meridio-git-verify-role in config/git-verify")
+}

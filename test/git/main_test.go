@@ -70,12 +70,12 @@ func (b *logBuffer) String() string {
 }
 
 // startOperator runs the operator for one namespace, committing to url.
-func startOperator(t *testing.T, namespace, url, cloneDir string) *operator {
-	return startOperatorWithDelay(t, namespace, url, cloneDir, 50*time.Millisecond)
+func startOperator(t *testing.T, namespace, url, cloneDir string, opts ...gitsink.SinkOption) *operator {
+	return startOperatorWithDelay(t, namespace, url, cloneDir, 50*time.Millisecond, opts...)
 }
 
 // startOperatorWithDelay runs the operator with a coalescing window.
-func startOperatorWithDelay(t *testing.T, namespace, url, cloneDir string, delay time.Duration) *operator {
+func startOperatorWithDelay(t *testing.T, namespace, url, cloneDir string, delay time.Duration, opts ...gitsink.SinkOption) *operator {
 	t.Helper()
 	logs := &logBuffer{}
 	log := funcr.New(func(prefix, args string) {
@@ -94,7 +94,8 @@ func startOperatorWithDelay(t *testing.T, namespace, url, cloneDir string, delay
 	require.NoError(t, err)
 	repo, err := gitsink.NewRepository(url, "main", cloneDir, gitsink.WithPath("clusters/prod"), gitsink.WithRetry(5, 20*time.Millisecond))
 	require.NoError(t, err)
-	sink := gitsink.NewSink(repo, mgr.GetClient(), gitsink.WithCommitDelay(delay), gitsink.WithRetryBackoff(100*time.Millisecond, time.Second))
+	opts = append([]gitsink.SinkOption{gitsink.WithCommitDelay(delay), gitsink.WithRetryBackoff(100*time.Millisecond, time.Second)}, opts...)
+	sink := gitsink.NewSink(repo, mgr.GetClient(), opts...)
 	require.NoError(t, mgr.Add(sink))
 	require.NoError(t, controllers.Setup(mgr, sink, controllers.Options{Settings: render.DefaultSettings(), Namespace: namespace}))
 	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), log))
