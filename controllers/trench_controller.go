@@ -336,6 +336,24 @@ func (r *TrenchReconciler) setDeliveryStatus(t *meridiov1.Trench, res *render.Re
 			Reason: failing.Reason, Message: failing.Message, ObservedGeneration: t.Generation})
 	}
 	observeDelivery(t.Namespace, t.Name, before, t.Status.Conditions, time.Now())
+	setExternalModification(&t.Status.Status, t.Generation, del.Held)
+}
+
+// setExternalModification reports the files someone else edited in the trench's output, which
+// hold its render back; the Trench is not Ready meanwhile.
+func setExternalModification(st *meridiov1.Status, generation int64, held []string) {
+	if len(held) == 0 {
+		apimeta.RemoveStatusCondition(&st.Conditions, meridiov1.ExternalModificationCondition)
+		return
+	}
+	msg := limit(fmt.Sprintf("changed outside the operator, not overwritten until the trench's resources change: %s", strings.Join(held, ", ")))
+	for _, c := range []metav1.Condition{
+		{Type: meridiov1.ExternalModificationCondition, Status: metav1.ConditionTrue},
+		{Type: meta.ReadyCondition, Status: metav1.ConditionFalse},
+	} {
+		c.Reason, c.Message, c.ObservedGeneration = meridiov1.ExternalModificationCondition, msg, generation
+		apimeta.SetStatusCondition(&st.Conditions, c)
+	}
 }
 
 // report records what the delivery did: metrics, and events a user must see.
@@ -378,6 +396,10 @@ func (r *TrenchReconciler) patchStatuses(ctx context.Context, before, after []me
 			continue
 		}
 		r.written.Record(string(o.GetUID()), "status", old.GetResourceVersion(), o.GetResourceVersion(), st)
+		if ext := apimeta.FindStatusCondition(o.MeridioStatus().Conditions, meridiov1.ExternalModificationCondition); ext != nil &&
+			!apimeta.IsStatusConditionTrue(old.MeridioStatus().Conditions, meridiov1.ExternalModificationCondition) {
+			r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, ext.Reason, "Deliver", "%s", ext.Message)
+		}
 		stalled := apimeta.FindStatusCondition(o.MeridioStatus().Conditions, meta.StalledCondition)
 		if stalled != nil && stalled.Status == metav1.ConditionTrue && !apimeta.IsStatusConditionTrue(old.MeridioStatus().Conditions, meta.StalledCondition) {
 			r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, stalled.Reason, "Reconcile", "%s", stalled.Message)

@@ -47,6 +47,9 @@ type Result struct {
 	// Pending means the render is accepted but not delivered yet (Git: waiting for its commit
 	// to be pushed); Landed will name the trench when it is.
 	Pending bool
+	// Held lists files someone else edited in the trench's output: the render is held back
+	// rather than overwrite them (until the trench's resources change).
+	Held []string
 	// Commits says that the sink delivers in commits, which the Trench's Committed condition
 	// follows (Git); the cluster has none.
 	Commits bool

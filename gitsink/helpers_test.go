@@ -114,7 +114,7 @@ func checkout(t *testing.T, url, branch string) string {
 	return dir
 }
 
-// files reads every file under dir (not .git), by slash path.
+// files reads every file under dir (not .git, not the provenance files), by slash path.
 func files(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -125,7 +125,7 @@ func files(t *testing.T, dir string) map[string]string {
 		if d.IsDir() && d.Name() == ".git" {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() {
+		if !d.IsDir() && d.Name() != ProvenanceFile { // provenance is checked on its own
 			data, err := os.ReadFile(p)
 			if err != nil {
 				return err
@@ -197,7 +197,7 @@ func startSink(t *testing.T, r remote, cloneDir string, opts ...Option) *started
 	opts = append([]Option{WithCredentials(func(context.Context) (*Credentials, error) { return creds, nil }), WithRetry(5, 20*time.Millisecond)}, opts...)
 	repo, err := NewRepository(r.url, "main", cloneDir, opts...)
 	require.NoError(t, err)
-	s := NewSink(repo, nil, WithCommitDelay(30*time.Millisecond), WithRetryBackoff(50*time.Millisecond, 200*time.Millisecond))
+	s := NewSink(repo, nil, WithCommitDelay(30*time.Millisecond), WithRetryBackoff(50*time.Millisecond, 200*time.Millisecond), WithOperatorVersion("test"))
 	logs := &logBuffer{}
 	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), logs.logger()))
 	done := make(chan struct{})

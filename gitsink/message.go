@@ -87,6 +87,14 @@ func (s *Sink) message(batch map[string]*change) string {
 			b.WriteString("  " + src.String() + "\n")
 		}
 	}
+	// The same as Git trailers, for tools (git interpret-trailers, git log --format=%(trailers)).
+	b.WriteString("\n")
+	for _, dir := range dirs {
+		b.WriteString("Meridio-Trench: " + dir + "\n")
+		for _, src := range batch[dir].sources {
+			fmt.Fprintf(&b, "Meridio-Source: %s/%s uid=%s generation=%d\n", src.Kind, src.Name, src.UID, src.Generation)
+		}
+	}
 	return b.String()
 }
 

@@ -447,7 +447,7 @@ func (r *Repository) commit(message string, dirs map[string]*dirTree) (built, er
 			return built{}, err
 		}
 	}
-	owned, err := ts.applyDirs(ownedBase, dirs)
+	owned, err := ts.applyDirs(ownedBase, dirs, rootMarker(r.path))
 	if err != nil {
 		return built{}, err
 	}
@@ -585,4 +585,22 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d)))
+}
+
+// scan calls f with the root tree of a commit and the tree of the owned path, under the lock.
+func (r *Repository) scan(commit plumbing.Hash, f func(root, owned plumbing.Hash) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if commit.IsZero() || r.repo == nil {
+		return nil
+	}
+	root, err := r.rootTree(commit)
+	if err != nil {
+		return err
+	}
+	owned, err := treeStore{s: r.repo.Storer}.subtree(root, r.path)
+	if err != nil {
+		return err
+	}
+	return f(root, owned)
 }

@@ -31,6 +31,9 @@ type Sink struct {
 	// verifier, when set, dry-runs renders before they are committed, as fieldManager.
 	verifier     client.Client
 	fieldManager string
+	// version goes into the provenance files; overwrite lets renders replace outside edits.
+	version   string
+	overwrite bool
 	// delay is the quiet time that closes a batch; maxWait bounds a batch that keeps growing.
 	delay, maxWait time.Duration
 	// retryMin and retryMax bound the backoff after a failed write.
@@ -45,6 +48,7 @@ type Sink struct {
 	landed     map[string]landedDir       // trench directory → what the target branch holds
 	sources    map[string][]render.Source // trench directory → sources of its pushed render
 	failure    error                      // the last write's failure, while changes wait
+	conflict   error                      // another operator writes an overlapping path
 	lastSubmit time.Time
 	batched    int        // changes recorded since the last commit attempt
 	backlog    func() int // reconciles queued or running
@@ -117,12 +121,19 @@ func (s *Sink) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var conflict error
+	if err := s.repo.scan(st.Commit, s.scanConflicts); delivery.ReasonOf(err, "") == ReasonPathConflict {
+		conflict = err
+	} else if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded {
 		for dir, h := range st.Dirs {
 			s.landed[dir] = landedDir{hash: h, commit: st.Commit}
 		}
+		s.conflict = conflict
 		s.loaded = true
 	}
 	return nil
@@ -140,6 +151,9 @@ func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result
 	for p, data := range files {
 		plain[path.Base(p)] = data
 	}
+	if err := s.withProvenance(plain, res); err != nil {
+		return delivery.Result{Commits: true}, err
+	}
 	tree, err := newDirTree(plain)
 	if err != nil {
 		return delivery.Result{Commits: true}, fmt.Errorf("trench %s: %w", dir, err)
@@ -148,7 +162,20 @@ func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result
 	if err := s.load(ctx); err != nil {
 		return delivery.Result{Commits: true}, err
 	}
+	if err := s.conflictErr(); err != nil {
+		return delivery.Result{Commits: true}, err
+	}
 	if s.isNew(dir, c) {
+		held, err := s.checkOwnership(dir, c)
+		if err != nil {
+			return delivery.Result{Commits: true}, err
+		}
+		if len(held) > 0 {
+			s.withdraw(dir)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return delivery.Result{Commits: true, Held: held, Revision: s.revision(s.landed[dir].commit)}, nil
+		}
 		if err := s.verify(ctx, s.changedItems(dir, res, c.tree)); err != nil {
 			s.withdraw(dir)
 			return delivery.Result{Commits: true}, err
@@ -184,6 +211,13 @@ func (s *Sink) changedItems(dir string, res *render.Result, d *dirTree) []render
 	return out
 }
 
+// conflictErr is the path conflict found at load, if any.
+func (s *Sink) conflictErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conflict
+}
+
 // isNew tells whether c is neither what the branch holds nor what waits to be committed.
 func (s *Sink) isNew(dir string, c *change) bool {
 	s.mu.Lock()
@@ -205,7 +239,18 @@ func (s *Sink) withdraw(dir string) {
 
 // Remove records the removal of the trench's directory for the next commit.
 func (s *Sink) Remove(ctx context.Context, namespace, trench string) (delivery.Result, error) {
-	return s.submit(ctx, render.Dir(namespace, trench), &change{trench: types.NamespacedName{Namespace: namespace, Name: trench}})
+	dir := render.Dir(namespace, trench)
+	c := &change{trench: types.NamespacedName{Namespace: namespace, Name: trench}}
+	if err := s.load(ctx); err != nil {
+		return delivery.Result{Commits: true}, err
+	}
+	if err := s.conflictErr(); err != nil {
+		return delivery.Result{Commits: true}, err
+	}
+	if _, err := s.checkOwnership(dir, c); err != nil {
+		return delivery.Result{Commits: true}, err
+	}
+	return s.submit(ctx, dir, c)
 }
 
 func (s *Sink) submit(ctx context.Context, dir string, c *change) (delivery.Result, error) {
@@ -252,9 +297,24 @@ func (s *Sink) Trenches(ctx context.Context) ([]types.NamespacedName, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]types.NamespacedName, 0, len(s.landed))
-	for dir := range s.landed {
+	dirs := make(map[string]plumbing.Hash, len(s.landed))
+	for dir, l := range s.landed {
+		dirs[dir] = l.hash
+	}
+	s.mu.Unlock()
+	s.repo.mu.Lock()
+	defer s.repo.mu.Unlock()
+	ts := treeStore{s: s.repo.repo.Storer}
+	out := make([]types.NamespacedName, 0, len(dirs))
+	for dir, h := range dirs {
+		// Only the directories this operator wrote: not another operator's, not a hand-made one.
+		t, p, err := readProvenance(ts, h)
+		if err != nil {
+			return nil, err
+		}
+		if (p != nil && p.Path != s.repo.path) || (p == nil && entry(t, "kustomization.yaml") == nil) {
+			continue
+		}
 		ns, name, _ := strings.Cut(dir, "/")
 		out = append(out, types.NamespacedName{Namespace: ns, Name: name})
 	}
@@ -464,7 +524,7 @@ func changedFiles(old plumbing.Hash, existed bool, repo *Repository, d *dirTree)
 	}
 	var out []string
 	for _, e := range d.tree.Entries {
-		if before[e.Name] != e.Hash {
+		if before[e.Name] != e.Hash && e.Name != ProvenanceFile {
 			out = append(out, e.Name)
 		}
 	}

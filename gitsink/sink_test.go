@@ -46,6 +46,11 @@ func Test_Sink_lifecycle(t *testing.T) {
 			want, err := render.Files(results)
 			require.NoError(t, err)
 			assert.Equal(t, withPrefix(want, "clusters/prod"), files(t, checkout(t, r.cli, "main")), "the layout and bytes of render --output-dir")
+			prov := testutil.Git(t, r.bare, "show", "main:clusters/prod/default/trench-a/"+ProvenanceFile)
+			for _, want := range []string{"path: clusters/prod", "trench: default/trench-a", "operator: test", "settings: sha256:",
+				"- generation: 0\n  kind: Trench\n  name: trench-a", "configmap-meridio-configuration-trench-a.yaml: "} {
+				assert.Contains(t, prov, want)
+			}
 			subject := testutil.Git(t, r.bare, "log", "-1", "--format=%s", "main")
 			assert.Regexp(t, `^meridio: (update \d+ trenches|add [a-z0-9-]+)$`, subject)
 			assert.Contains(t, testutil.Git(t, r.bare, "log", "--format=%b", "main"), "default/trench-a:\n  Trench/trench-a generation 0")
@@ -324,4 +329,81 @@ func Test_Sink_pushBranch(t *testing.T) {
 		_, ok := got["default/"+res.Trench+"/kustomization.yaml"]
 		assert.True(t, ok, "the earlier change to %s is kept", res.Trench)
 	}
+}
+
+// Test_Sink_outsideEdits: a file of a trench directory edited by someone else is reported and
+// not overwritten while the trench's resources are unchanged; a change of them overwrites it.
+func Test_Sink_outsideEdits(t *testing.T) {
+	srv := newServer(t)
+	r := newRemote(t, srv, "file", "edits.git")
+	s := startSink(t, r, "")
+	results := examples(t)
+	s.deliverAll(t, results...)
+	a := trenchResult(t, results, "trench-a")
+
+	// A person scales the load balancer by hand.
+	wt := checkout(t, r.cli, "main")
+	file := filepath.Join(wt, "default", "trench-a", "deployment-stateless-lb-frontend-attr1.yaml")
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(string(data), "replicas: 1", "replicas: 3", 1)), 0o644))
+	testutil.Git(t, wt, "commit", "--quiet", "-am", "scale by hand")
+	testutil.Git(t, wt, "push", "--quiet", "origin", "main")
+
+	// The operator learns of it at its next write (another trench changes).
+	m := withReplicas(t, trenchResult(t, results, "trench-m"), 2)
+	s.deliverAll(t, m)
+
+	var got delivery.Result
+	require.EventuallyWithT(t, func(c *assertT) {
+		got, err = s.Deliver(s.ctx, a)
+		require.NoError(c, err)
+		assert.Equal(c, []string{"deployment-stateless-lb-frontend-attr1.yaml"}, got.Held)
+	}, 10*time.Second, 20*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	assert.Contains(t, testutil.Git(t, r.bare, "show", "main:default/trench-a/deployment-stateless-lb-frontend-attr1.yaml"), "replicas: 3", "not overwritten")
+
+	// The trench's resources change: the render replaces the edit.
+	changed := *a
+	changed.Sources = append([]render.Source(nil), a.Sources...)
+	changed.Sources[0].Generation++
+	s.deliverAll(t, &changed)
+	assert.Contains(t, testutil.Git(t, r.bare, "show", "main:default/trench-a/deployment-stateless-lb-frontend-attr1.yaml"), "replicas: 1")
+}
+
+// Test_Sink_overlappingPaths: an operator whose --git-path is inside (or around) another's
+// refuses to write, with a clear reason, instead of fighting.
+func Test_Sink_overlappingPaths(t *testing.T) {
+	srv := newServer(t)
+	r := newRemote(t, srv, "file", "overlap.git")
+	results := examples(t)
+	outer := startSink(t, r, "", WithPath("clusters"))
+	outer.deliverAll(t, results[0])
+	before := commits(t, r.bare, "main")
+
+	inner := startSink(t, r, "", WithPath("clusters/prod"))
+	_, err := inner.Deliver(inner.ctx, results[1])
+	require.Error(t, err)
+	assert.Equal(t, ReasonPathConflict, delivery.ReasonOf(err, ""))
+	assert.Contains(t, err.Error(), `--git-path "clusters"`)
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, before, commits(t, r.bare, "main"), "the second operator wrote nothing")
+
+	// The other way round: the outer path started second.
+	r2 := newRemote(t, srv, "file", "overlap2.git")
+	startSink(t, r2, "", WithPath("clusters/prod")).deliverAll(t, results[0])
+	outer2 := startSink(t, r2, "", WithPath("clusters"))
+	_, err = outer2.Deliver(outer2.ctx, results[1])
+	assert.Equal(t, ReasonPathConflict, delivery.ReasonOf(err, ""), "error: %v", err)
+}
+
+func trenchResult(t *testing.T, results []*render.Result, name string) *render.Result {
+	t.Helper()
+	for _, r := range results {
+		if r.Trench == name {
+			return r
+		}
+	}
+	t.Fatalf("no trench %s", name)
+	return nil
 }

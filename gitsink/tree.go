@@ -244,9 +244,10 @@ func (ts treeStore) trenchDirs(owned plumbing.Hash) (map[string]plumbing.Hash, e
 // errNoChange means a write would leave the tree as it is.
 var errNoChange = errors.New("no change")
 
-// applyDirs returns the owned tree with the trench directories of dirs set (nil removes one)
-// and its kustomization.yaml listing the trench directories it then holds.
-func (ts treeStore) applyDirs(owned plumbing.Hash, dirs map[string]*dirTree) (plumbing.Hash, error) {
+// applyDirs returns the owned tree with the trench directories of dirs set (nil removes one),
+// its kustomization.yaml listing the trench directories it then holds, and marker (which names
+// the owner of the tree) as its provenance file.
+func (ts treeStore) applyDirs(owned plumbing.Hash, dirs map[string]*dirTree, marker []byte) (plumbing.Hash, error) {
 	root, err := ts.tree(owned)
 	if err != nil {
 		return plumbing.ZeroHash, err
@@ -301,7 +302,16 @@ func (ts treeStore) applyDirs(owned plumbing.Hash, dirs map[string]*dirTree) (pl
 			return plumbing.ZeroHash, err
 		}
 		for _, tr := range t.Entries {
-			if tr.Mode == filemode.Dir {
+			if tr.Mode != filemode.Dir {
+				continue
+			}
+			// A trench directory holds a kustomization.yaml; a nested operator's namespace
+			// directory does not, and is not listed.
+			d, err := ts.tree(tr.Hash)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			if entry(d, "kustomization.yaml") != nil {
 				listed = append(listed, render.Dir(ns.Name, tr.Name))
 			}
 		}
@@ -311,5 +321,10 @@ func (ts treeStore) applyDirs(owned plumbing.Hash, dirs map[string]*dirTree) (pl
 		return plumbing.ZeroHash, err
 	}
 	setEntry(root, "kustomization.yaml", filemode.Regular, kh)
+	mh, err := ts.putBlob(marker)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	setEntry(root, ProvenanceFile, filemode.Regular, mh)
 	return ts.putTree(root)
 }

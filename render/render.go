@@ -43,9 +43,10 @@ type Owner struct {
 
 // Source is one resource a render was made from, as commit messages and provenance name it.
 type Source struct {
-	Kind       string
-	Name       string
-	Generation int64
+	Kind       string    `json:"kind"`
+	Name       string    `json:"name"`
+	UID        types.UID `json:"uid,omitempty"`
+	Generation int64     `json:"generation"`
 }
 
 // String is "Kind/name generation N".
@@ -77,6 +78,8 @@ type Result struct {
 	Problems []Problem
 	// Sources are the trench and every resource of it, in snapshot order.
 	Sources []Source
+	// SettingsDigest names the operator settings the render was made with.
+	SettingsDigest string
 }
 
 // Render computes every object of the trench in s, whose lists must be sorted by name (as
@@ -86,10 +89,10 @@ func Render(s *meridiov1.Snapshot, set Settings) (*Result, error) {
 	if s.Trench == nil {
 		return nil, fmt.Errorf("render: the snapshot has no trench")
 	}
-	r := &renderer{set: &set, result: &Result{Namespace: s.Trench.Namespace, Trench: s.Trench.Name}}
+	r := &renderer{set: &set, result: &Result{Namespace: s.Trench.Namespace, Trench: s.Trench.Name, SettingsDigest: set.Digest()}}
 	for _, o := range append([]meridiov1.Validated{s.Trench}, s.Children()...) {
 		own := OwnerOf(o)
-		r.result.Sources = append(r.result.Sources, Source{Kind: own.Kind, Name: own.Name, Generation: o.GetGeneration()})
+		r.result.Sources = append(r.result.Sources, Source{Kind: own.Kind, Name: own.Name, UID: o.GetUID(), Generation: o.GetGeneration()})
 	}
 	if err := r.trenchObjects(s); err != nil {
 		return nil, fmt.Errorf("render trench %s/%s: %w", s.Trench.Namespace, s.Trench.Name, err)

@@ -1,6 +1,9 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,6 +39,16 @@ type Settings struct {
 	FEServiceAccount  string
 	// ResourceTemplates maps a container name to its named resource requirements.
 	ResourceTemplates map[string]map[string]corev1.ResourceRequirements
+}
+
+// Digest names the settings: the same settings give the same digest (JSON sorts map keys).
+func (s Settings) Digest() string {
+	data, err := json.Marshal(s)
+	if err != nil {
+		panic(err) // strings, slices and resource quantities always marshal
+	}
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // Environment variables read by SettingsFromEnv, with their defaults.

@@ -39,6 +39,9 @@ const (
 	NotAppliedReason = "NotApplied"
 	// NotHealthyReason: some live objects are not ready (or have no status yet).
 	NotHealthyReason = "NotHealthy"
+	// ExternalModificationCondition (and reason): files of the trench's directory were changed
+	// by someone else; the render is held back rather than overwrite them.
+	ExternalModificationCondition = "ExternalModification"
 )
 
 // Finding is something admitted but probably wrong about a resource: a dangling reference or an

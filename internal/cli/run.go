@@ -57,6 +57,7 @@ type gitOptions struct {
 	commitDelay                           time.Duration
 	verify                                bool
 	verifyFieldManager                    string
+	overwrite                             bool
 }
 
 func envOr(name, def string) string {
@@ -104,6 +105,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.git.commitDelay, "git-commit-delay", 200*time.Millisecond, "git mode: coalescing window: changes are committed together once none has arrived for this long (longer when they come slower, at most 25 times as long); a lone change goes at once")
 	fs.BoolVar(&o.git.verify, "git-verify", true, "git mode: dry-run every object of a changed render with server-side apply on this cluster before committing it; a render the API server refuses is not committed (needs patch on the workload kinds; turn off for repositories aimed at another cluster)")
 	fs.StringVar(&o.git.verifyFieldManager, "git-verify-field-manager", gitsink.DefaultVerifyFieldManager, "git mode: the field manager of the dry runs (the GitOps tool's)")
+	fs.BoolVar(&o.git.overwrite, "git-overwrite-external-changes", false, "git mode: let renders replace files someone else edited in the operator's directories, even when the trench's resources did not change (by default such edits are reported as ExternalModification and kept)")
 	fs.StringVar(&o.git.cloneDir, "git-clone-dir", "", "git mode: where the local clone is kept across restarts (default: a directory under the system's temporary directory)")
 	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "how many trenches are reconciled at once")
 	fs.StringVar(&o.logLevel, "log-level", "info", "operator log level: debug, info or error")

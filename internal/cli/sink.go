@@ -75,7 +75,8 @@ func newSink(mgr ctrl.Manager, o runOptions) (delivery.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	sinkOpts := []gitsink.SinkOption{gitsink.WithCommitDelay(o.git.commitDelay)}
+	sinkOpts := []gitsink.SinkOption{gitsink.WithCommitDelay(o.git.commitDelay), gitsink.WithOperatorVersion(Version),
+		gitsink.WithOverwriteExternalChanges(o.git.overwrite)}
 	if o.git.verify {
 		sinkOpts = append(sinkOpts, gitsink.WithVerify(mgr.GetClient(), o.git.verifyFieldManager))
 	}

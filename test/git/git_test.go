@@ -2,6 +2,7 @@ package git
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,6 +96,9 @@ func Test_gitMode_fluxEndToEnd(t *testing.T) {
 	}, timeout, tick)
 	assert.Equal(t, "meridio: update g1 (Flow f-g1)", testutil.Git(t, bare, "log", "-1", "--format=%s", "main"))
 	assert.Contains(t, testutil.Git(t, bare, "log", "-1", "--format=%b", "main"), "Flow/f-g1 generation 2")
+	trailers := testutil.Git(t, bare, "log", "-1", "--format=%(trailers:key=Meridio-Trench,key=Meridio-Source,valueonly)", "main")
+	assert.Contains(t, trailers, ns+"/g1\n")
+	assert.Regexp(t, `Flow/f-g1 uid=[0-9a-f-]{36} generation=2`, trailers)
 	fx.reconcile(t, rev2)
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		tr := trench(col, ns, "g1")
@@ -215,4 +219,53 @@ func histogramCount(t *testing.T, name, ns, trench string) int {
 		}
 	}
 	return 0
+}
+
+// Test_gitMode_externalModification: an edit a person pushes to a trench's directory is
+// reported on the Trench (condition and event) and kept until the trench's resources change.
+func Test_gitMode_externalModification(t *testing.T) {
+	ctx := context.Background()
+	ns := testutil.Namespace(t, c)
+	url, bare := bareRemote(t)
+	startOperator(t, ns, url, filepath.Join(t.TempDir(), "clone"))
+	create(t, testutil.TrenchSet(ns, "e1")...)
+	create(t, testutil.TrenchSet(ns, "e2")...)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		assert.NotEmpty(col, trench(col, ns, "e1").Status.Revision)
+		assert.NotEmpty(col, trench(col, ns, "e2").Status.Revision)
+	}, timeout, tick)
+
+	wt := filepath.Join(t.TempDir(), "wt")
+	testutil.Git(t, "", "clone", "--quiet", "file://"+bare, wt)
+	file := filepath.Join(wt, "clusters", "prod", ns, "e1", "deployment-stateless-lb-frontend-a-e1.yaml")
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(string(data), "replicas: 1", "replicas: 3", 1)), 0o644))
+	testutil.Git(t, wt, "commit", "--quiet", "-am", "scale by hand")
+	testutil.Git(t, wt, "push", "--quiet", "origin", "main")
+
+	// The operator's next write (trench e2 changes) fetches the edit.
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		f := &meridiov1.Flow{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-e2"}, f); err != nil {
+			return err
+		}
+		f.Spec.DestinationPorts = []string{"9090"}
+		return c.Update(ctx, f)
+	}))
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		tr := trench(col, ns, "e1")
+		ext := apimeta.FindStatusCondition(tr.Status.Conditions, "ExternalModification")
+		require.NotNil(col, ext)
+		assert.Contains(col, ext.Message, "deployment-stateless-lb-frontend-a-e1.yaml")
+		assert.Equal(col, "ExternalModification", ready(tr).Reason)
+		var events eventsv1.EventList
+		require.NoError(col, c.List(ctx, &events, client.InNamespace(ns)))
+		found := false
+		for _, e := range events.Items {
+			found = found || e.Reason == "ExternalModification"
+		}
+		assert.True(col, found, "an event")
+	}, timeout, tick)
+	assert.Contains(t, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/e1/deployment-stateless-lb-frontend-a-e1.yaml"), "replicas: 3", "kept")
 }
