@@ -197,7 +197,7 @@ func startSink(t *testing.T, r remote, cloneDir string, opts ...Option) *started
 	opts = append([]Option{WithCredentials(func(context.Context) (*Credentials, error) { return creds, nil }), WithRetry(5, 20*time.Millisecond)}, opts...)
 	repo, err := NewRepository(r.url, "main", cloneDir, opts...)
 	require.NoError(t, err)
-	s := NewSink(repo, nil, WithCommitDelay(30*time.Millisecond), WithRetryBackoff(50*time.Millisecond, 200*time.Millisecond), WithOperatorVersion("test"))
+	s := NewSink(repo, nil, WithCommitDelay(30*time.Millisecond), WithRetryBackoff(50*time.Millisecond, 200*time.Millisecond), WithOperatorVersion("test"), WithPollInterval(100*time.Millisecond))
 	logs := &logBuffer{}
 	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), logs.logger()))
 	done := make(chan struct{})

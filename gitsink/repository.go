@@ -274,6 +274,16 @@ func (r *Repository) syncLocked(ctx context.Context) error {
 	return r.refresh(ctx)
 }
 
+// Poll reads the remote heads, fetching what moved, and returns what the target branch holds.
+func (r *Repository) Poll(ctx context.Context) (State, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.refresh(ctx); err != nil {
+		return State{}, err
+	}
+	return r.stateLocked()
+}
+
 // State is what the target branch holds.
 type State struct {
 	// Commit is the tip of the target branch (zero when it does not exist yet).

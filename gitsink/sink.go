@@ -38,6 +38,8 @@ type Sink struct {
 	delay, maxWait time.Duration
 	// retryMin and retryMax bound the backoff after a failed write.
 	retryMin, retryMax time.Duration
+	// pollInterval is how often the branch is read for others' pushes.
+	pollInterval time.Duration
 
 	kick   chan struct{}
 	events chan event.GenericEvent
@@ -93,7 +95,7 @@ func NewSink(repo *Repository, reader client.Reader, opts ...SinkOption) *Sink {
 	s := &Sink{
 		repo: repo, reader: reader,
 		delay: 200 * time.Millisecond, maxWait: 5 * time.Second,
-		retryMin: time.Second, retryMax: time.Minute,
+		retryMin: time.Second, retryMax: time.Minute, pollInterval: time.Minute,
 		kick:    make(chan struct{}, 1),
 		events:  make(chan event.GenericEvent, 1024),
 		desired: map[string]*change{}, landed: map[string]landedDir{}, sources: map[string][]render.Source{},
@@ -339,6 +341,12 @@ func (s *Sink) Start(ctx context.Context) error {
 	s.mu.Unlock()
 	var retry <-chan time.Time
 	backoff := time.Duration(0)
+	var tick <-chan time.Time
+	if s.pollInterval > 0 {
+		t := time.NewTicker(s.pollInterval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		if retry != nil {
 			// After a failure, wait for the backoff whatever arrives meanwhile.
@@ -351,6 +359,11 @@ func (s *Sink) Start(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
+			case <-tick:
+				if err := s.poll(ctx); err != nil {
+					log.Error(err, "read the branch")
+				}
+				continue
 			case <-s.kick:
 			}
 		}
@@ -435,27 +448,7 @@ func (s *Sink) flush(ctx context.Context) error {
 	if commit.IsZero() {
 		commit = res.State.Commit
 	}
-	// What the branch holds now: ours, and whatever others pushed meanwhile.
-	for dir, h := range res.State.Dirs {
-		old, ok := s.landed[dir]
-		if ok && old.hash == h {
-			continue
-		}
-		l := landedDir{hash: h, commit: commit}
-		if c := batch[dir]; c != nil && c.tree != nil && c.tree.hash == h {
-			l.unreported = changedFiles(old.hash, ok, s.repo, c.tree)
-		} else if ok {
-			l.commit = res.State.Commit // changed by someone else: reconcile to restore it
-		}
-		s.landed[dir] = l
-		notify = append(notify, trenchOf(dir))
-	}
-	for dir := range s.landed {
-		if _, ok := res.State.Dirs[dir]; !ok {
-			delete(s.landed, dir)
-			notify = append(notify, trenchOf(dir))
-		}
-	}
+	notify = s.absorb(res.State, commit, batch)
 	for dir, c := range batch {
 		if s.desired[dir] == c {
 			delete(s.desired, dir)
@@ -475,6 +468,54 @@ func (s *Sink) flush(ctx context.Context) error {
 	s.notify(ctx, notify)
 	return nil
 }
+
+// absorb takes in what the branch holds now, ours (the batch, pushed in commit) and whatever
+// others pushed meanwhile, and returns the trenches whose directory changed. It runs under s.mu.
+func (s *Sink) absorb(st State, commit plumbing.Hash, batch map[string]*change) []types.NamespacedName {
+	var changed []types.NamespacedName
+	for dir, h := range st.Dirs {
+		old, ok := s.landed[dir]
+		if ok && old.hash == h {
+			continue
+		}
+		l := landedDir{hash: h, commit: commit}
+		if c := batch[dir]; c != nil && c.tree != nil && c.tree.hash == h {
+			l.unreported = changedFiles(old.hash, ok, s.repo, c.tree)
+		} else if ok {
+			l.commit = st.Commit // changed by someone else: reconcile to look at it
+		}
+		s.landed[dir] = l
+		changed = append(changed, trenchOf(dir))
+	}
+	for dir := range s.landed {
+		if _, ok := st.Dirs[dir]; !ok {
+			delete(s.landed, dir)
+			changed = append(changed, trenchOf(dir))
+		}
+	}
+	return changed
+}
+
+// poll reads the branch and takes in what others pushed (an edit of a trench directory is
+// then reported at once rather than at the operator's next write).
+func (s *Sink) poll(ctx context.Context) error {
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	st, err := s.repo.Poll(ctx)
+	if err != nil || st.Commit.IsZero() {
+		return err
+	}
+	s.mu.Lock()
+	changed := s.absorb(st, st.Commit, nil)
+	s.mu.Unlock()
+	s.notify(ctx, changed)
+	return nil
+}
+
+// WithPollInterval sets how often the branch is read for changes pushed by others (0: only
+// when the operator writes).
+func WithPollInterval(d time.Duration) SinkOption { return func(s *Sink) { s.pollInterval = d } }
 
 // fail records a write failure and names the waiting trenches, so that their status shows it.
 func (s *Sink) fail(ctx context.Context, err error) {

@@ -350,10 +350,7 @@ func Test_Sink_outsideEdits(t *testing.T) {
 	testutil.Git(t, wt, "commit", "--quiet", "-am", "scale by hand")
 	testutil.Git(t, wt, "push", "--quiet", "origin", "main")
 
-	// The operator learns of it at its next write (another trench changes).
-	m := withReplicas(t, trenchResult(t, results, "trench-m"), 2)
-	s.deliverAll(t, m)
-
+	// The operator learns of it when it next reads the branch (WithPollInterval).
 	var got delivery.Result
 	require.EventuallyWithT(t, func(c *assertT) {
 		got, err = s.Deliver(s.ctx, a)

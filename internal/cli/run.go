@@ -58,6 +58,7 @@ type gitOptions struct {
 	verify                                bool
 	verifyFieldManager                    string
 	overwrite                             bool
+	pollInterval                          time.Duration
 }
 
 func envOr(name, def string) string {
@@ -106,6 +107,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.git.verify, "git-verify", true, "git mode: dry-run every object of a changed render with server-side apply on this cluster before committing it; a render the API server refuses is not committed (needs patch on the workload kinds; turn off for repositories aimed at another cluster)")
 	fs.StringVar(&o.git.verifyFieldManager, "git-verify-field-manager", gitsink.DefaultVerifyFieldManager, "git mode: the field manager of the dry runs (the GitOps tool's)")
 	fs.BoolVar(&o.git.overwrite, "git-overwrite-external-changes", false, "git mode: let renders replace files someone else edited in the operator's directories, even when the trench's resources did not change (by default such edits are reported as ExternalModification and kept)")
+	fs.DurationVar(&o.git.pollInterval, "git-poll-interval", time.Minute, "git mode: how often the branch is read for changes pushed by others (outside edits of the operator's directories are then reported); 0 reads it only when writing")
 	fs.StringVar(&o.git.cloneDir, "git-clone-dir", "", "git mode: where the local clone is kept across restarts (default: a directory under the system's temporary directory)")
 	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "how many trenches are reconciled at once")
 	fs.StringVar(&o.logLevel, "log-level", "info", "operator log level: debug, info or error")

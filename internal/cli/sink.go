@@ -76,7 +76,7 @@ func newSink(mgr ctrl.Manager, o runOptions) (delivery.Sink, error) {
 		return nil, err
 	}
 	sinkOpts := []gitsink.SinkOption{gitsink.WithCommitDelay(o.git.commitDelay), gitsink.WithOperatorVersion(Version),
-		gitsink.WithOverwriteExternalChanges(o.git.overwrite)}
+		gitsink.WithOverwriteExternalChanges(o.git.overwrite), gitsink.WithPollInterval(o.git.pollInterval)}
 	if o.git.verify {
 		sinkOpts = append(sinkOpts, gitsink.WithVerify(mgr.GetClient(), o.git.verifyFieldManager))
 	}
