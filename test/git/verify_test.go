@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meridio-operator/meridio-operator/gitsink"
@@ -44,6 +45,18 @@ spec:
 	require.NoError(t, c.Create(ctx, policy))
 	require.NoError(t, c.Create(ctx, binding))
 	t.Cleanup(func() { _ = c.Delete(ctx, policy) })
+	// A policy takes effect a moment after it is created.
+	probe := testutil.MustDecode(t, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stateless-lb-frontend-probe, namespace: `+ns+`}
+spec:
+  selector: {matchLabels: {app: p}}
+  template:
+    metadata: {labels: {app: p}}
+    spec: {containers: [{name: c, image: x}]}`)
+	require.Eventually(t, func() bool {
+		return apierrors.IsInvalid(c.Create(ctx, probe.DeepCopy(), client.DryRunAll)) || apierrors.IsForbidden(c.Create(ctx, probe.DeepCopy(), client.DryRunAll))
+	}, timeout, tick, "the policy is enforced")
 
 	url, bare := bareRemote(t)
 	startOperator(t, ns, url, filepath.Join(t.TempDir(), "clone"), gitsink.WithVerify(c, gitsink.DefaultVerifyFieldManager))
