@@ -36,6 +36,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=meridio.nordix.org,resources=trenches;attractors;gateways;vips;conduits;streams;flows,verbs=get;list;watch;update;patch;delete,namespace=system
+// +kubebuilder:rbac:groups=meridio.nordix.org,resources=trenches/finalizers;attractors/finalizers;conduits/finalizers,verbs=update,namespace=system
 // +kubebuilder:rbac:groups=meridio.nordix.org,resources=trenches/status;attractors/status;gateways/status;vips/status;conduits/status;streams/status;flows/status,verbs=get;update;patch,namespace=system
 // +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;update;patch;delete,namespace=system
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;create;update;patch;delete,namespace=system

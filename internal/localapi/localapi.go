@@ -96,6 +96,9 @@ func Start(opts Options) (*Env, error) {
 	// The default /24 of Service addresses runs out after a few hundred Services, and no
 	// namespace controller runs here to give them back.
 	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
+	// As OpenShift does: setting an owner reference with blockOwnerDeletion needs update on
+	// the owner's finalizers, which the operator's Role must grant.
+	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("start envtest: %w", err)

@@ -69,7 +69,7 @@ func Namespace(t testing.TB, c client.Client) string {
 
 // Run starts one local API server per options, hands them to use (which may prepare them),
 // runs the tests and stops the servers. It returns the exit code for os.Exit.
-func Run(m *testing.M, use func(envs ...*localapi.Env) error, opts ...localapi.Options) int {
+func Run(m interface{ Run() int }, use func(envs ...*localapi.Env) error, opts ...localapi.Options) int {
 	var envs []*localapi.Env
 	defer func() {
 		for _, e := range envs {

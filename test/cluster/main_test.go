@@ -4,6 +4,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -14,10 +15,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/controllers"
@@ -41,23 +42,58 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error {
+	ctx, stop := context.WithCancel(context.Background())
+	os.Exit(testutil.Run(thenStop{m, stop}, func(e ...*localapi.Env) error {
 		env, c = e[0], e[0].Client
 		for _, n := range []string{ns, otherNS} {
-			if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
+			if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
 				return err
 			}
 		}
-		return nil
-	}, localapi.Options{
-		ManagerOptions: func(o *ctrl.Options) {
-			o.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}}
-		},
-		ManagerConfig: func(cfg *rest.Config) { cfg.WrapTransport = writes.Wrap },
-		Setup: func(mgr ctrl.Manager) error {
-			return controllers.SetupWithClusterSink(mgr, controllers.Options{Settings: render.DefaultSettings(), Namespace: ns})
-		},
-	}))
+		return startOperator(ctx)
+	}, localapi.Options{})) // the environment's manager serves the webhooks only
+}
+
+// thenStop runs the tests, then stops the operator before the API server stops.
+type thenStop struct {
+	m    *testing.M
+	stop func()
+}
+
+func (t thenStop) Run() int {
+	defer t.stop()
+	return t.m.Run()
+}
+
+// startOperator runs the operator as its own service account, bound to the generated Role
+// only, on an API server that enforces owner-reference permissions (as OpenShift does).
+func startOperator(ctx context.Context) error {
+	if err := testutil.BindOperatorRole(ctx, c, ns, "config/rbac/role.yaml"); err != nil {
+		return err
+	}
+	cfg := testutil.AsOperator(env.Config, ns)
+	cfg.WrapTransport = writes.Wrap
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 localapi.Scheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+	})
+	if err != nil {
+		return err
+	}
+	if err := controllers.SetupWithClusterSink(mgr, controllers.Options{Settings: render.DefaultSettings(), Namespace: ns}); err != nil {
+		return err
+	}
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			panic(err)
+		}
+	}()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		return fmt.Errorf("the operator's cache did not sync")
+	}
+	return nil
 }
 
 // cr builds a Meridio resource in YAML in the operator's namespace.

@@ -44,6 +44,8 @@ const (
 var (
 	env *localapi.Env
 	c   client.Client
+	// bindings records the namespaces where the operator's Roles are bound.
+	bindings = map[string]bool{}
 )
 
 func TestMain(m *testing.M) {
@@ -83,7 +85,14 @@ func startOperatorWithDelay(t *testing.T, namespace, url, cloneDir string, delay
 		defer logs.mu.Unlock()
 		logs.buf.WriteString(prefix + " " + args + "\n")
 	}, funcr.Options{Verbosity: 1})
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	// The operator runs as its service account with config/git's read-only Role (and the
+	// dry-run Role of config/git-verify), on an API server that enforces owner references.
+	roles := []string{"config/git/role.yaml", "config/git-verify/role.yaml"}
+	if !bindings[namespace] {
+		require.NoError(t, testutil.BindOperatorRole(context.Background(), c, namespace, roles...))
+		bindings[namespace] = true
+	}
+	mgr, err := ctrl.NewManager(testutil.AsOperator(env.Config, namespace), ctrl.Options{
 		Scheme:                 localapi.Scheme(),
 		Logger:                 log,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
