@@ -80,10 +80,10 @@ func (r *renderer) nseVlan(a *meridiov1.Attractor, t *meridiov1.Trench, n attrac
 		LivenessProbe:   probe(livenessProbe),
 	}
 	r.resources(&c, a)
+	// No pod securityContext: the original's nse-vlan.yaml sets only the container's (SPEC §2.4.5).
 	return deployment(name, a.Namespace, 1, "100%", corev1.PodSpec{
 		AutomountServiceAccountToken: ptr.To(false),
 		ImagePullSecrets:             r.set.pullSecrets(),
-		SecurityContext:              podSecurityContext(),
 		Volumes:                      []corev1.Volume{spireVolume()},
 		Containers:                   []corev1.Container{c},
 	})
