@@ -92,7 +92,7 @@ func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result
 			errs = append(errs, err)
 			continue
 		}
-		if same || s.written.Repeats(res.Namespace+"/"+id, "apply", liveRV, desired) {
+		if same || s.written.Repeats(memoKey(res.Namespace, res.Trench, id), "apply", liveRV, desired) {
 			continue
 		}
 		u := &unstructured.Unstructured{Object: desired}
@@ -100,7 +100,7 @@ func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result
 			errs = append(errs, fmt.Errorf("apply %s: %w", id, err))
 			continue
 		}
-		s.written.Record(res.Namespace+"/"+id, "apply", liveRV, u.GetResourceVersion(), desired)
+		s.written.Record(memoKey(res.Namespace, res.Trench, id), "apply", liveRV, u.GetResourceVersion(), desired)
 		s.remember(res.Namespace+"/"+id, liveRV, u.Object)
 		out.Changed = append(out.Changed, id)
 	}
@@ -241,6 +241,11 @@ func Live(ctx context.Context, r client.Reader, rendered client.Object) (map[str
 func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[string]bool) ([]string, error) {
 	var pruned []string
 	var errs []error
+	// The memo keeps what is rendered or still listed (a deletion the cache has not seen yet).
+	remembered := map[string]bool{}
+	for id := range keep {
+		remembered[memoKey(namespace, trench, id)] = true
+	}
 	sel := client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue, render.LabelTrench: trench}
 	for _, list := range ManagedLists() {
 		if err := s.Client.List(ctx, list, client.InNamespace(namespace), sel); err != nil {
@@ -254,20 +259,25 @@ func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[str
 		}
 		for _, obj := range items {
 			id := ID(obj)
-			if keep[id] || obj.GetDeletionTimestamp() != nil || s.written.Repeats(string(obj.GetUID()), "delete", obj.GetResourceVersion(), true) {
+			key := memoKey(namespace, trench, id)
+			remembered[key] = true
+			if keep[id] || obj.GetDeletionTimestamp() != nil || s.written.Repeats(key, "delete", obj.GetResourceVersion(), obj.GetUID()) {
 				continue
 			}
 			if err := s.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 				errs = append(errs, fmt.Errorf("prune %s: %w", id, err))
 				continue
 			}
-			s.written.Record(string(obj.GetUID()), "delete", obj.GetResourceVersion(), obj.GetResourceVersion(), true)
-			s.written.Forget(namespace + "/" + id)
+			s.written.Forget(key)
+			s.written.Record(key, "delete", obj.GetResourceVersion(), obj.GetResourceVersion(), obj.GetUID())
 			s.mu.Lock()
 			delete(s.fresh, namespace+"/"+id)
 			s.mu.Unlock()
 			pruned = append(pruned, id)
 		}
+	}
+	if len(errs) == 0 {
+		s.written.ForgetExcept(memoKey(namespace, trench, ""), remembered)
 	}
 	sort.Strings(pruned)
 	return pruned, kerrors.NewAggregate(errs)
@@ -294,3 +304,9 @@ func ID(obj client.Object) string {
 	}
 	return kind + "/" + obj.GetName()
 }
+
+// memoKey names an object's writes in the memo, grouped by trench (id "": the group's prefix).
+func memoKey(namespace, trench, id string) string { return namespace + "/" + trench + "/" + id }
+
+// Remembered is how many objects the memo of the sink's own writes holds.
+func (s *Sink) Remembered() int { return s.written.Len() }

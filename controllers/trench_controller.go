@@ -182,7 +182,7 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	}
 	before := copyResources(s)
 	defer func() {
-		retErr = kerrors.NewAggregate([]error{retErr, r.patchStatuses(ctx, before, resources(s))})
+		retErr = kerrors.NewAggregate([]error{retErr, r.patchStatuses(ctx, req, before, resources(s))})
 	}()
 
 	renderStart := time.Now()
@@ -208,7 +208,7 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 func (r *TrenchReconciler) adopt(ctx context.Context, s *meridiov1.Snapshot) error {
 	ref := metav1.OwnerReference{APIVersion: meridiov1.GroupVersion.String(), Kind: "Trench", Name: s.Trench.Name, UID: s.Trench.UID}
 	for _, o := range s.Children() {
-		if ownedByTrench(o, s.Trench.Name, s.Trench.UID) || r.written.Repeats(string(o.GetUID()), "adopt", o.GetResourceVersion(), ref) {
+		if ownedByTrench(o, s.Trench.Name, s.Trench.UID) || r.written.Repeats(memoKey(s.Trench.Namespace, s.Trench.Name, o), "adopt", o.GetResourceVersion(), ref) {
 			continue
 		}
 		orig := o.DeepCopyObject().(client.Object)
@@ -216,7 +216,7 @@ func (r *TrenchReconciler) adopt(ctx context.Context, s *meridiov1.Snapshot) err
 		if err := r.Client.Patch(ctx, o, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("adopt %s %s into trench %s: %w", kindOf(o), o.GetName(), s.Trench.Name, err)
 		}
-		r.written.Record(string(o.GetUID()), "adopt", orig.GetResourceVersion(), o.GetResourceVersion(), ref)
+		r.written.Record(memoKey(s.Trench.Namespace, s.Trench.Name, o), "adopt", orig.GetResourceVersion(), o.GetResourceVersion(), ref)
 	}
 	return nil
 }
@@ -257,7 +257,7 @@ func (r *TrenchReconciler) reconcileDelete(ctx context.Context, req ctrl.Request
 		}
 		computeStatus(o.MeridioStatus(), statusInputs{generation: o.GetGeneration(), trenchMissing: true})
 	}
-	errs = append(errs, r.patchStatuses(ctx, before, resources(s)))
+	errs = append(errs, r.patchStatuses(ctx, req, before, resources(s)))
 	return kerrors.NewAggregate(errs)
 }
 
@@ -384,19 +384,25 @@ func delivered(del delivery.Result) string {
 
 // patchStatuses writes the status of each resource whose status changed, and an event when a
 // resource becomes stalled (an invalid spec or an unknown resource template).
-func (r *TrenchReconciler) patchStatuses(ctx context.Context, before, after []meridiov1.Validated) error {
+func (r *TrenchReconciler) patchStatuses(ctx context.Context, req ctrl.Request, before, after []meridiov1.Validated) error {
 	var errs []error
+	// Forget the writes to resources that are gone, so that the memo stays as big as the trench.
+	keep := map[string]bool{}
+	for _, o := range after {
+		keep[memoKey(req.Namespace, req.Name, o)] = true
+	}
+	defer r.written.ForgetExcept(memoKey(req.Namespace, req.Name, nil), keep)
 	for i, o := range after {
 		old := before[i]
 		st := withoutTransitionTimes(o)
-		if reflect.DeepEqual(statusOf(old), statusOf(o)) || r.written.Repeats(string(o.GetUID()), "status", old.GetResourceVersion(), st) {
+		if reflect.DeepEqual(statusOf(old), statusOf(o)) || r.written.Repeats(memoKey(req.Namespace, req.Name, o), "status", old.GetResourceVersion(), st) {
 			continue
 		}
 		if err := r.Client.Status().Patch(ctx, o, client.MergeFrom(old)); client.IgnoreNotFound(err) != nil {
 			errs = append(errs, fmt.Errorf("patch status of %s %s: %w", kindOf(o), o.GetName(), err))
 			continue
 		}
-		r.written.Record(string(o.GetUID()), "status", old.GetResourceVersion(), o.GetResourceVersion(), st)
+		r.written.Record(memoKey(req.Namespace, req.Name, o), "status", old.GetResourceVersion(), o.GetResourceVersion(), st)
 		if ext := apimeta.FindStatusCondition(o.MeridioStatus().Conditions, meridiov1.ExternalModificationCondition); ext != nil &&
 			!apimeta.IsStatusConditionTrue(old.MeridioStatus().Conditions, meridiov1.ExternalModificationCondition) {
 			r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, ext.Reason, "Deliver", "%s", ext.Message)
@@ -451,6 +457,18 @@ func copyResources(s *meridiov1.Snapshot) []meridiov1.Validated {
 }
 
 func kindOf(o meridiov1.Object) string { return render.OwnerOf(o).Kind }
+
+// memoKey names a resource's writes in the memo, grouped by trench (o nil: the group's prefix).
+func memoKey(namespace, trench string, o meridiov1.Object) string {
+	key := namespace + "/" + trench + "/"
+	if o != nil {
+		key += string(o.GetUID())
+	}
+	return key
+}
+
+// Remembered is how many resources the memo of the reconciler's own writes holds.
+func (r *TrenchReconciler) Remembered() int { return r.written.Len() }
 
 // Options are the settings of the trench reconciler.
 type Options struct {

@@ -5,6 +5,7 @@ package memo
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -66,4 +67,23 @@ func (m *Memo) Forget(object string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.m, object)
+}
+
+// ForgetExcept drops what was remembered of the objects whose key starts with prefix and that
+// keep does not name: a caller that owns a group of keys forgets the objects that are gone.
+func (m *Memo) ForgetExcept(prefix string, keep map[string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k := range m.m {
+		if strings.HasPrefix(k, prefix) && !keep[k] {
+			delete(m.m, k)
+		}
+	}
+}
+
+// Len is how many objects are remembered.
+func (m *Memo) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.m)
 }

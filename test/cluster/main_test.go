@@ -21,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/controllers"
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
@@ -39,6 +40,9 @@ var (
 	env    *localapi.Env
 	c      client.Client
 	writes = &testutil.WriteCounter{}
+	// reconciler and sink are the operator's, for what the tests check of their memory.
+	reconciler *controllers.TrenchReconciler
+	sink       *clustersink.Sink
 )
 
 func TestMain(m *testing.M) {
@@ -82,7 +86,10 @@ func startOperator(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := controllers.SetupWithClusterSink(mgr, controllers.Options{Settings: render.DefaultSettings(), Namespace: ns}); err != nil {
+	sink = &clustersink.Sink{Client: mgr.GetClient()}
+	reconciler = &controllers.TrenchReconciler{Client: mgr.GetClient(), Sink: sink, Settings: render.DefaultSettings(),
+		Namespace: ns, Recorder: mgr.GetEventRecorder("meridio-operator")}
+	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	go func() {
