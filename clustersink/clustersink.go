@@ -308,5 +308,7 @@ func ID(obj client.Object) string {
 // memoKey names an object's writes in the memo, grouped by trench (id "": the group's prefix).
 func memoKey(namespace, trench, id string) string { return namespace + "/" + trench + "/" + id }
 
-// Remembered is how many objects the memo of the sink's own writes holds.
-func (s *Sink) Remembered() int { return s.written.Len() }
+// Remembered is how many objects of a trench the memo of the sink's own writes holds.
+func (s *Sink) Remembered(namespace, trench string) int {
+	return s.written.Len(memoKey(namespace, trench, ""))
+}

@@ -467,8 +467,10 @@ func memoKey(namespace, trench string, o meridiov1.Object) string {
 	return key
 }
 
-// Remembered is how many resources the memo of the reconciler's own writes holds.
-func (r *TrenchReconciler) Remembered() int { return r.written.Len() }
+// Remembered is how many resources of a trench the memo of the reconciler's own writes holds.
+func (r *TrenchReconciler) Remembered(namespace, trench string) int {
+	return r.written.Len(memoKey(namespace, trench, nil))
+}
 
 // Options are the settings of the trench reconciler.
 type Options struct {
