@@ -18,7 +18,7 @@ import (
 // after 1,000 resources are created and deleted, it is empty.
 func Test_memoForgetsDeletedResources(t *testing.T) {
 	ctx := context.Background()
-	const trenches, flows = 50, 19                             // 50 × (1 + 19) = 1,000 resources
+	const trenches, flows = 50, 19 // 50 × (1 + 19) = 1,000 resources
 	for i := range trenches {
 		tr := fmt.Sprintf("mem%d", i)
 		create(t, cr("Trench", tr, "", `{ip-family: ipv4}`))
