@@ -77,40 +77,64 @@ var _ delivery.Sink = (*Sink)(nil)
 func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result, error) {
 	// The cluster has no revision to name beyond each object's own resourceVersion.
 	var out delivery.Result
-	var errs []error
 	keep := map[string]bool{}
 	for _, it := range res.Items {
-		id := ID(it.Object)
-		keep[id] = true
-		desired, err := s.desired(it)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		same, liveRV, err := s.upToDate(ctx, it.Object, desired)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if same || s.written.Repeats(memoKey(res.Namespace, res.Trench, id), "apply", liveRV, desired) {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: desired}
-		if err := s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner)); err != nil {
-			errs = append(errs, fmt.Errorf("apply %s: %w", id, err))
-			continue
-		}
-		s.written.Record(memoKey(res.Namespace, res.Trench, id), "apply", liveRV, u.GetResourceVersion(), desired)
-		s.remember(res.Namespace+"/"+id, liveRV, u.Object)
-		out.Changed = append(out.Changed, id)
+		keep[ID(it.Object)] = true
 	}
-	if len(errs) > 0 {
+	// The objects of a trench are independent: they are applied concurrently.
+	changed := make([]bool, len(res.Items))
+	errs := make([]error, len(res.Items))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, applyConcurrency)
+	for i, it := range res.Items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			changed[i], errs[i] = s.apply(ctx, res, it)
+		}()
+	}
+	wg.Wait()
+	for i, it := range res.Items {
+		if changed[i] {
+			out.Changed = append(out.Changed, ID(it.Object))
+		}
+	}
+	if err := kerrors.NewAggregate(errs); err != nil {
 		// Pruning after a failed apply could remove what the failed objects still need.
-		return out, kerrors.NewAggregate(errs)
+		return out, err
 	}
 	pruned, err := s.prune(ctx, res.Namespace, res.Trench, keep)
 	out.Removed = pruned
 	return out, err
+}
+
+// applyConcurrency bounds the applies of one trench in flight at once.
+const applyConcurrency = 4
+
+// apply server-side applies one rendered object unless its live state already matches; it
+// tells whether it wrote.
+func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (bool, error) {
+	id := ID(it.Object)
+	desired, err := s.desired(it)
+	if err != nil {
+		return false, err
+	}
+	same, liveRV, err := s.upToDate(ctx, it.Object, desired)
+	if err != nil {
+		return false, err
+	}
+	key := memoKey(res.Namespace, res.Trench, id)
+	if same || s.written.Repeats(key, "apply", liveRV, desired) {
+		return false, nil
+	}
+	u := &unstructured.Unstructured{Object: desired}
+	if err := s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner)); err != nil {
+		return false, fmt.Errorf("apply %s: %w", id, err)
+	}
+	s.written.Record(key, "apply", liveRV, u.GetResourceVersion(), desired)
+	s.remember(res.Namespace+"/"+id, liveRV, u.Object)
+	return true, nil
 }
 
 // Remove deletes every object of the trench.

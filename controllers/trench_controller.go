@@ -177,22 +177,22 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	if s.Trench == nil || !s.Trench.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.reconcileDelete(ctx, req, s)
 	}
-	if err := r.adopt(ctx, s); err != nil {
-		return ctrl.Result{}, err
-	}
-	before := copyResources(s)
-	defer func() {
-		retErr = kerrors.NewAggregate([]error{retErr, r.patchStatuses(ctx, req, before, resources(s))})
-	}()
-
 	renderStart := time.Now()
 	res, err := render.Render(s, r.Settings)
 	renderDuration.Observe(time.Since(renderStart).Seconds())
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	// What the workloads need goes first; the bookkeeping (adoption, status) after.
 	del, deliverErr := r.Sink.Deliver(ctx, res)
 	delivered()
+	if err := r.adopt(ctx, s); err != nil {
+		return ctrl.Result{}, kerrors.NewAggregate([]error{deliverErr, err})
+	}
+	before := copyResources(s)
+	defer func() {
+		retErr = kerrors.NewAggregate([]error{retErr, r.patchStatuses(ctx, req, before, resources(s))})
+	}()
 	r.report(s.Trench, del, deliverErr)
 	live, err := r.liveStates(ctx, res)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/meridio-operator/meridio-operator/controllers"
@@ -58,6 +59,7 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 	env, err := localapi.Start(localapi.Options{
 		NoMutatingWebhook: !o.mutating,
 		ManagerOptions:    func(mo *ctrl.Options) { cacheOptions(mo, o.namespace) },
+		ManagerConfig:     func(cfg *rest.Config) { cfg.QPS, cfg.Burst = float32(o.qps), o.burst },
 		Setup: func(mgr ctrl.Manager) error {
 			sink, err := newSink(mgr, o)
 			if err != nil {

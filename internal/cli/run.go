@@ -47,6 +47,8 @@ type runOptions struct {
 	keepRunning    bool
 	kubeconfigOut  string
 	workers        int
+	qps            float64
+	burst          int
 	git            gitOptions
 }
 
@@ -110,6 +112,8 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.git.pollInterval, "git-poll-interval", time.Minute, "git mode: how often the branch is read for changes pushed by others (outside edits of the operator's directories are then reported); 0 reads it only when writing")
 	fs.StringVar(&o.git.cloneDir, "git-clone-dir", "", "git mode: where the local clone is kept across restarts (default: a directory under the system's temporary directory)")
 	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "how many trenches are reconciled at once")
+	fs.Float64Var(&o.qps, "kube-api-qps", 50, "requests per second the operator may send to the API server")
+	fs.IntVar(&o.burst, "kube-api-burst", 300, "requests the operator may send to the API server in a burst")
 	fs.StringVar(&o.logLevel, "log-level", "info", "operator log level: debug, info or error")
 	fs.StringVar(&o.templates, "resource-templates", os.Getenv("RESOURCE_TEMPLATES_DIR"), "directory of user resource-requirement templates")
 	fs.BoolVar(&o.local, "local", false, "start an embedded kube-apiserver and etcd (from bin/, see make testenv) instead of using a cluster")
@@ -189,6 +193,7 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	if err != nil {
 		return err
 	}
+	cfg.QPS, cfg.Burst = float32(o.qps), o.burst
 	opts := ctrl.Options{
 		Scheme:                 scheme.New(),
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
