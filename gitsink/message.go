@@ -57,7 +57,7 @@ func (s *Sink) message(batch map[string]*change) string {
 			subject = "add " + c.trench.Name
 		} else {
 			subject = "update " + c.trench.Name
-			if changed := changedSources(s.sources[dir], c.sources); len(changed) > 0 {
+			if changed := changedSources(s.landedSources(dir), c.sources); len(changed) > 0 {
 				subject += " (" + changed + ")"
 			}
 		}
@@ -126,4 +126,23 @@ func changedSources(before, after []render.Source) string {
 		return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNamed], ", "), len(names)-maxNamed)
 	}
 	return strings.Join(names, ", ")
+}
+
+// landedSources reads the sources of the render the branch holds in dir from its provenance
+// file (nil when unknown). It runs under s.mu.
+func (s *Sink) landedSources(dir string) []render.Source {
+	l, ok := s.landed[dir]
+	if !ok {
+		return nil
+	}
+	s.repo.mu.Lock()
+	defer s.repo.mu.Unlock()
+	if s.repo.repo == nil {
+		return nil
+	}
+	_, p, err := readProvenance(treeStore{s: s.repo.repo.Storer}, l.hash)
+	if err != nil || p == nil {
+		return nil
+	}
+	return p.Sources
 }

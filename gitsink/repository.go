@@ -52,6 +52,8 @@ type Repository struct {
 	// tip and pushTip are the remote heads of branch and pushBranch as last seen (zero when
 	// the branch does not exist).
 	tip, pushTip plumbing.Hash
+	// listed caches which trench trees hold a kustomization.yaml (see treeStore.listed).
+	listed map[plumbing.Hash]bool
 }
 
 // Option configures a Repository.
@@ -427,7 +429,10 @@ type built struct {
 // commit builds the commit of dirs on the current tip; zero when the tree would not change.
 func (r *Repository) commit(message string, dirs map[string]*dirTree) (built, error) {
 	var objects []plumbing.Hash
-	ts := treeStore{s: r.repo.Storer, written: &objects}
+	if r.listed == nil || len(r.listed) > 100000 {
+		r.listed = map[plumbing.Hash]bool{}
+	}
+	ts := treeStore{s: r.repo.Storer, written: &objects, listed: r.listed}
 	parent := r.tip
 	parentRoot, err := r.rootTree(parent)
 	if err != nil {

@@ -46,11 +46,10 @@ type Sink struct {
 
 	mu         sync.Mutex
 	loaded     bool
-	desired    map[string]*change         // trench directory → content waiting to be pushed
-	landed     map[string]landedDir       // trench directory → what the target branch holds
-	sources    map[string][]render.Source // trench directory → sources of its pushed render
-	failure    error                      // the last write's failure, while changes wait
-	conflict   error                      // another operator writes an overlapping path
+	desired    map[string]*change   // trench directory → content waiting to be pushed
+	landed     map[string]landedDir // trench directory → what the target branch holds
+	failure    error                // the last write's failure, while changes wait
+	conflict   error                // another operator writes an overlapping path
 	lastSubmit time.Time
 	batched    int        // changes recorded since the last commit attempt
 	backlog    func() int // reconciles queued or running
@@ -98,7 +97,7 @@ func NewSink(repo *Repository, reader client.Reader, opts ...SinkOption) *Sink {
 		retryMin: time.Second, retryMax: time.Minute, pollInterval: time.Minute,
 		kick:    make(chan struct{}, 1),
 		events:  make(chan event.GenericEvent, 1024),
-		desired: map[string]*change{}, landed: map[string]landedDir{}, sources: map[string][]render.Source{},
+		desired: map[string]*change{}, landed: map[string]landedDir{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -452,11 +451,6 @@ func (s *Sink) flush(ctx context.Context) error {
 	for dir, c := range batch {
 		if s.desired[dir] == c {
 			delete(s.desired, dir)
-		}
-		if c.tree != nil {
-			s.sources[dir] = c.sources
-		} else {
-			delete(s.sources, dir)
 		}
 		notify = append(notify, c.trench)
 	}

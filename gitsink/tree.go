@@ -1,7 +1,6 @@
 package gitsink
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -70,6 +69,26 @@ type treeStore struct {
 	// written, when set, collects every object a commit is made of that is not already in
 	// its parent (whether or not the store had it): what a push must send.
 	written *[]plumbing.Hash
+	// listed, when set, remembers which directory trees hold a kustomization.yaml: trees
+	// never change, and reading a thousand of them at every commit would cost more than the
+	// rest of the commit.
+	listed map[plumbing.Hash]bool
+}
+
+// holdsKustomization tells whether the directory tree h holds a kustomization.yaml.
+func (ts treeStore) holdsKustomization(h plumbing.Hash) (bool, error) {
+	if v, ok := ts.listed[h]; ok {
+		return v, nil
+	}
+	d, err := ts.tree(h)
+	if err != nil {
+		return false, err
+	}
+	v := entry(d, "kustomization.yaml") != nil
+	if ts.listed != nil {
+		ts.listed[h] = v
+	}
+	return v, nil
 }
 
 // tree reads a tree; the zero hash reads as an empty tree.
@@ -241,9 +260,6 @@ func (ts treeStore) trenchDirs(owned plumbing.Hash) (map[string]plumbing.Hash, e
 	return out, nil
 }
 
-// errNoChange means a write would leave the tree as it is.
-var errNoChange = errors.New("no change")
-
 // applyDirs returns the owned tree with the trench directories of dirs set (nil removes one),
 // its kustomization.yaml listing the trench directories it then holds, and marker (which names
 // the owner of the tree) as its provenance file.
@@ -307,11 +323,11 @@ func (ts treeStore) applyDirs(owned plumbing.Hash, dirs map[string]*dirTree, mar
 			}
 			// A trench directory holds a kustomization.yaml; a nested operator's namespace
 			// directory does not, and is not listed.
-			d, err := ts.tree(tr.Hash)
+			ok, err := ts.holdsKustomization(tr.Hash)
 			if err != nil {
 				return plumbing.ZeroHash, err
 			}
-			if entry(d, "kustomization.yaml") != nil {
+			if ok {
 				listed = append(listed, render.Dir(ns.Name, tr.Name))
 			}
 		}
