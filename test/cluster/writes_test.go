@@ -113,30 +113,33 @@ func Test_configResourcesLeaveWorkloadsAlone(t *testing.T) {
 func Test_metrics(t *testing.T) {
 	create(t, trenchSet("w3")...)
 	eventually(t, func(c *assert.CollectT) { assert.Len(c, resourceVersions(t, "w3"), 9) }, "rendered")
-	families, err := metrics.Registry.Gather()
-	require.NoError(t, err)
-	found := map[string]float64{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			switch f.GetName() {
-			case "meridio_operator_objects_applied_total":
-				if labels["trench"] == "w3" && labels["namespace"] == ns {
-					found[f.GetName()] = m.GetCounter().GetValue()
+	// The counters are updated once the reconcile that applied the objects has reported.
+	eventually(t, func(col *assert.CollectT) {
+		families, err := metrics.Registry.Gather()
+		require.NoError(col, err)
+		found := map[string]float64{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
 				}
-			case "meridio_operator_render_duration_seconds":
-				found[f.GetName()] = float64(m.GetHistogram().GetSampleCount())
-			case "meridio_operator_reconcile_duration_seconds":
-				if labels["trench"] == "w3" {
+				switch f.GetName() {
+				case "meridio_operator_objects_applied_total":
+					if labels["trench"] == "w3" && labels["namespace"] == ns {
+						found[f.GetName()] = m.GetCounter().GetValue()
+					}
+				case "meridio_operator_render_duration_seconds":
 					found[f.GetName()] = float64(m.GetHistogram().GetSampleCount())
+				case "meridio_operator_reconcile_duration_seconds":
+					if labels["trench"] == "w3" {
+						found[f.GetName()] = float64(m.GetHistogram().GetSampleCount())
+					}
 				}
 			}
 		}
-	}
-	assert.GreaterOrEqual(t, found["meridio_operator_objects_applied_total"], 9.0)
-	assert.Positive(t, found["meridio_operator_render_duration_seconds"])
-	assert.Positive(t, found["meridio_operator_reconcile_duration_seconds"])
+		assert.GreaterOrEqual(col, found["meridio_operator_objects_applied_total"], 9.0)
+		assert.Positive(col, found["meridio_operator_render_duration_seconds"])
+		assert.Positive(col, found["meridio_operator_reconcile_duration_seconds"])
+	}, "metrics reported")
 }
