@@ -76,8 +76,9 @@ func TestConfigMap_restored(t *testing.T) {
 	create(t, trenchSet("t4")...)
 	var want map[string]string
 	eventually(t, func(c *assert.CollectT) {
-		want = configMap(c, "t4").Data
-		assert.Len(c, configItems(configMap(c, "t4"), "flows"), 1)
+		cm := configMap(c, "t4") // one read: the ConfigMap may change between two
+		want = cm.Data
+		assert.Len(c, configItems(cm, "flows"), 1)
 	}, "configured")
 
 	require.NoError(t, c.Delete(context.Background(), configMap(t, "t4")))

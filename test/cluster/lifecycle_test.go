@@ -14,6 +14,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
@@ -166,17 +167,22 @@ func TestAdmission_trenchRules(t *testing.T) {
 	assert.Contains(t, err.Error(), "unable to find the trench in label, Vip cannot be created")
 
 	create(t, cr("Trench", "t9", "", `{}`), cr("Trench", "t9b", "", `{}`), cr("Vip", "v-t9", "t9", `{address: 20.0.0.1/32}`))
-	v := get(t, &meridiov1.Vip{}, "v-t9")
-	v.Labels[meridiov1.TrenchLabel] = "t9b"
-	err = c.Update(context.Background(), v)
+	// The operator writes the resources too (adoption, status): a conflict is retried.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		v := get(t, &meridiov1.Vip{}, "v-t9")
+		v.Labels[meridiov1.TrenchLabel] = "t9b"
+		return c.Update(context.Background(), v)
+	})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "metadata.labels[trench]")
 
 	assert.True(t, apierrors.IsForbidden(err), "%v", err)
 
-	tr := get(t, &meridiov1.Trench{}, "t9")
-	tr.Spec.IPFamily = meridiov1.IPv4
-	err = c.Update(context.Background(), tr)
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		tr := get(t, &meridiov1.Trench{}, "t9")
+		tr.Spec.IPFamily = meridiov1.IPv4
+		return c.Update(context.Background(), tr)
+	})
 	require.Error(t, err, "ip-family is immutable")
 	assert.True(t, apierrors.IsForbidden(err), "%v", err)
 	assert.Contains(t, err.Error(), "spec.ip-family")

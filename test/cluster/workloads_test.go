@@ -80,9 +80,7 @@ func TestAttractorAndConduit_createWorkloads(t *testing.T) {
 		}, name+" adopted")
 	}
 
-	a := get(t, &meridiov1.Attractor{}, "a-t2")
-	a.Spec.Replicas = new(int32(2))
-	require.NoError(t, c.Update(context.Background(), a))
+	update(t, &meridiov1.Attractor{}, "a-t2", func(a *meridiov1.Attractor) { a.Spec.Replicas = new(int32(2)) })
 	eventually(t, func(c *assert.CollectT) {
 		assert.Equal(c, int32(2), *get(c, &appsv1.Deployment{}, "stateless-lb-frontend-a-t2").Spec.Replicas)
 	}, "replicas follow the attractor")
