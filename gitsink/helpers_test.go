@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,9 +210,15 @@ func startSink(t *testing.T, r remote, cloneDir string, opts ...Option) *started
 // deliverAll delivers every result and waits until each is pushed; it returns the revisions.
 func (s *started) deliverAll(t *testing.T, results ...*render.Result) []string {
 	t.Helper()
+	// As the reconciler does, tell the sink how many deliveries are still coming, so that
+	// they go into one batch however slow this machine is.
+	var coming atomic.Int32
+	coming.Store(int32(len(results)))
+	s.SetBacklog(func() int { return int(coming.Load()) })
 	for _, res := range results {
 		// An error here can be the last failure, until the next push succeeds.
 		_, _ = s.Deliver(s.ctx, res)
+		coming.Add(-1)
 	}
 	revs := make([]string, len(results))
 	require.EventuallyWithT(t, func(c *assertT) {
