@@ -21,31 +21,36 @@ import (
 
 // Head returns the commit a branch of a repository points to ("" when it has none).
 func Head(repoDir, branch string) (string, error) {
-	repo, err := git.PlainOpen(repoDir)
-	if err != nil {
-		return "", err
-	}
-	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
+	_, head, err := branchHead(repoDir, branch)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	return ref.Hash().String(), nil
+	return head.String(), nil
+}
+
+// branchHead opens a repository and reads the commit a branch points to.
+func branchHead(repoDir, branch string) (*git.Repository, plumbing.Hash, error) {
+	repo, err := git.PlainOpen(repoDir)
+	if err != nil {
+		return nil, plumbing.ZeroHash, err
+	}
+	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
+	if err != nil {
+		return nil, plumbing.ZeroHash, err
+	}
+	return repo, ref.Hash(), nil
 }
 
 // PrintCommits prints the history of a branch as `git log --stat` does.
 func PrintCommits(w io.Writer, repoDir, branch string) error {
-	repo, err := git.PlainOpen(repoDir)
+	repo, head, err := branchHead(repoDir, branch)
 	if err != nil {
 		return err
 	}
-	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
-	if err != nil {
-		return err
-	}
-	it, err := repo.Log(&git.LogOptions{From: ref.Hash()})
+	it, err := repo.Log(&git.LogOptions{From: head})
 	if err != nil {
 		return err
 	}
@@ -80,15 +85,11 @@ func bar(add, del int) string {
 
 // PrintTree prints the files under path at the head of a branch.
 func PrintTree(w io.Writer, repoDir, branch, path string) error {
-	repo, err := git.PlainOpen(repoDir)
+	repo, head, err := branchHead(repoDir, branch)
 	if err != nil {
 		return err
 	}
-	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
-	if err != nil {
-		return err
-	}
-	c, err := repo.CommitObject(ref.Hash())
+	c, err := repo.CommitObject(head)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -163,7 +162,6 @@ func Test_gitMode_deletedWhileStopped(t *testing.T) {
 // runs, the Trench shows GitPushFailed with a Warning event, and the render is committed by
 // itself once the remote is back.
 func Test_gitMode_remoteDownThenBack(t *testing.T) {
-	ctx := context.Background()
 	ns := testutil.Namespace(t, c)
 	bare := filepath.Join(t.TempDir(), "later.git")
 	startOperator(t, ns, "file://"+bare, filepath.Join(t.TempDir(), "clone"))
@@ -172,13 +170,7 @@ func Test_gitMode_remoteDownThenBack(t *testing.T) {
 		r := ready(trench(col, ns, "r1"))
 		require.NotNil(col, r)
 		assert.Equal(col, "GitPushFailed", r.Reason, r.Message)
-		var events eventsv1.EventList
-		require.NoError(col, c.List(ctx, &events, client.InNamespace(ns)))
-		found := false
-		for _, e := range events.Items {
-			found = found || (e.Reason == "GitPushFailed" && e.Type == corev1.EventTypeWarning)
-		}
-		assert.True(col, found, "a Warning event")
+		assert.True(col, hasWarning(col, ns, "GitPushFailed"), "a Warning event")
 	}, timeout, tick)
 
 	testutil.Git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
@@ -259,13 +251,7 @@ func Test_gitMode_externalModification(t *testing.T) {
 		require.NotNil(col, ext)
 		assert.Contains(col, ext.Message, "deployment-stateless-lb-frontend-a-e1.yaml")
 		assert.Equal(col, "ExternalModification", ready(tr).Reason)
-		var events eventsv1.EventList
-		require.NoError(col, c.List(ctx, &events, client.InNamespace(ns)))
-		found := false
-		for _, e := range events.Items {
-			found = found || e.Reason == "ExternalModification"
-		}
-		assert.True(col, found, "an event")
+		assert.True(col, hasWarning(col, ns, "ExternalModification"), "an event")
 	}, timeout, tick)
 	assert.Contains(t, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/e1/deployment-stateless-lb-frontend-a-e1.yaml"), "replicas: 3", "kept")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -190,4 +191,16 @@ func create(t *testing.T, docs ...string) {
 		o := testutil.MustDecode(t, d)
 		require.NoError(t, c.Create(context.Background(), o), o.GetName())
 	}
+}
+
+// hasWarning tells whether a Warning event of reason was recorded in the namespace.
+func hasWarning(t require.TestingT, ns, reason string) bool {
+	var events eventsv1.EventList
+	require.NoError(t, c.List(context.Background(), &events, client.InNamespace(ns)))
+	for _, e := range events.Items {
+		if e.Reason == reason && e.Type == corev1.EventTypeWarning {
+			return true
+		}
+	}
+	return false
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -67,13 +66,7 @@ spec:
 		assert.Equal(col, "DryRunFailed", r.Reason, r.Message)
 		assert.Contains(col, r.Message, "Deployment/stateless-lb-frontend-a-v1")
 		assert.Contains(col, r.Message, "load balancers are not allowed here")
-		var events eventsv1.EventList
-		require.NoError(col, c.List(ctx, &events, client.InNamespace(ns)))
-		found := false
-		for _, e := range events.Items {
-			found = found || e.Reason == "DryRunFailed"
-		}
-		assert.True(col, found, "a Warning event")
+		assert.True(col, hasWarning(col, ns, "DryRunFailed"), "a Warning event")
 	}, timeout, tick)
 	assert.Empty(t, testutil.GitOutput(bare, "rev-list", "--all"), "nothing committed")
 
