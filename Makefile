@@ -41,7 +41,7 @@ verify: ## Fail when generated files are stale, or code is not gofmt/vet clean.
 	  test "$$before" = "$$($(TREE_STATE))" || { git status --short -- api config; echo "generated files were stale: review the regenerated files above and commit them"; exit 1; }
 
 .PHONY: testenv
-testenv: ## Build etcd and kube-apiserver from source into bin/ (once; 5-20 minutes cold).
+testenv: ## Build etcd and kube-apiserver from source into bin/ (once; about 6-10 minutes cold).
 	hack/build-testenv.sh $(BIN)
 
 .PHONY: test

@@ -138,7 +138,7 @@ func splitUserInfo(raw string) (string, *url.URL, *Credentials, error) {
 	switch u.Scheme {
 	case "http", "https", "ssh", "file", "git":
 	default:
-		return "", nil, nil, fmt.Errorf("git URL %q: scheme must be https, http, ssh or file", RedactURL(raw))
+		return "", nil, nil, fmt.Errorf("git URL %q: scheme must be https, http, ssh, git or file", RedactURL(raw))
 	}
 	var creds *Credentials
 	if u.User != nil && u.Scheme != "ssh" {

@@ -46,7 +46,7 @@ const (
 
 // Finding is something admitted but probably wrong about a resource: a dangling reference or an
 // address family that does not fit the trench. Admission returns it as a warning; status
-// reports it as the reason a resource is not ready.
+// reports the dangling references (the *NotFound reasons) as the reason a resource is not ready.
 // +kubebuilder:object:generate=false
 type Finding struct {
 	Reason  string

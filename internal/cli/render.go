@@ -31,7 +31,7 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	namespace := fs.String("n", offline.DefaultNamespace, "namespace of resources that name none")
 	output := fs.String("o", "yaml", "output format: yaml or json")
 	outputDir := fs.String("output-dir", "", "write one file per object in the <namespace>/<trench>/ layout git mode commits, instead of printing")
-	templates := fs.String("resource-templates", "", "directory of user resource-requirement templates (one file per container)")
+	templates := fs.String("resource-templates", os.Getenv("RESOURCE_TEMPLATES_DIR"), "directory of user resource-requirement templates (one file per container; RESOURCE_TEMPLATES_DIR)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: meridio-operator render -f FILE|DIR|- ... [-n NAMESPACE] [-o yaml|json] [--output-dir DIR]")
 		fmt.Fprintln(stderr, "Renders the workloads of every trench in the given Meridio resources. Settings come from the")
