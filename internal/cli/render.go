@@ -50,7 +50,10 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	resources, errs := offline.ReadPaths(files, stdin)
+	resources, notes, errs := offline.ReadPathsNoting(files, stdin)
+	for _, n := range notes {
+		fmt.Fprintln(stderr, n)
+	}
 	snaps, verrs := offline.Snapshots(resources, *namespace)
 	if errs = append(errs, verrs...); len(errs) > 0 {
 		for _, e := range errs {

@@ -128,3 +128,15 @@ func Test_usage(t *testing.T) {
 	code, _, _ = runCLI("", "bogus")
 	assert.Equal(t, 2, code)
 }
+
+// Test_renderMixedDirectory: a directory that also holds other manifests (a kustomize base,
+// Flux objects) renders its Meridio resources and says on stderr what it skipped.
+func Test_renderMixedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "trench.yaml"), []byte("apiVersion: meridio.nordix.org/v1alpha1\nkind: Trench\nmetadata: {name: t}\nspec: {ip-family: ipv4}\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n"), 0o644))
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, Main([]string{"render", "-f", dir}, nil, &stdout, &stderr), stderr.String())
+	assert.Contains(t, stdout.String(), "name: meridio-configuration-t")
+	assert.Equal(t, "skipped "+filepath.Join(dir, "cm.yaml")+"#1: v1 ConfigMap is not a Meridio resource\n", stderr.String())
+}

@@ -52,11 +52,18 @@ var decoder = func() runtime.Decoder {
 // as examples/ does): documents of another API group found in a directory are skipped. A
 // file named explicitly, and standard input, must hold Meridio resources only.
 func ReadPaths(paths []string, stdin io.Reader) ([]Resource, []error) {
+	res, _, errs := ReadPathsNoting(paths, stdin)
+	return res, errs
+}
+
+// ReadPathsNoting is ReadPaths that also returns a line for each document it skipped.
+func ReadPathsNoting(paths []string, stdin io.Reader) ([]Resource, []string, []error) {
 	var out []Resource
+	var notes []string
 	var errs []error
 	for _, p := range paths {
 		if p == "-" {
-			r, e := Decode("<stdin>", stdin)
+			r, _, e := decode("<stdin>", stdin, false)
 			out, errs = append(out, r...), append(errs, e...)
 			continue
 		}
@@ -71,12 +78,12 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Resource, []error) {
 				errs = append(errs, err)
 				continue
 			}
-			r, e := decode(f, fh, dir)
+			r, n, e := decode(f, fh, dir)
 			fh.Close()
-			out, errs = append(out, r...), append(errs, e...)
+			out, notes, errs = append(out, r...), append(notes, n...), append(errs, e...)
 		}
 	}
-	return out, errs
+	return out, notes, errs
 }
 
 // expand lists the files of p, a file or a directory (dir true).
@@ -111,12 +118,16 @@ func walk(p string) ([]string, error) {
 }
 
 // Decode reads the Meridio resources of a multi-document YAML stream; name is used in errors.
-func Decode(name string, r io.Reader) ([]Resource, []error) { return decode(name, r, false) }
+func Decode(name string, r io.Reader) ([]Resource, []error) {
+	res, _, errs := decode(name, r, false)
+	return res, errs
+}
 
 // decode reads the Meridio resources of a stream; with skipForeign, documents of another API
 // group are skipped instead of reported.
-func decode(name string, r io.Reader, skipForeign bool) ([]Resource, []error) {
+func decode(name string, r io.Reader, skipForeign bool) ([]Resource, []string, []error) {
 	var out []Resource
+	var notes []string
 	var errs []error
 	docs := utilyaml.NewYAMLReader(bufio.NewReader(r))
 	multi := false
@@ -133,10 +144,20 @@ func decode(name string, r io.Reader, skipForeign bool) ([]Resource, []error) {
 			multi = true
 		}
 		src := fmt.Sprintf("%s#%d", name, i)
-		if len(bytes.TrimSpace(stripComments(doc))) == 0 || (skipForeign && foreign(doc)) {
+		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+			continue
+		}
+		tm := typeMeta(doc)
+		if skipForeign && foreign(tm) {
+			notes = append(notes, fmt.Sprintf("skipped %s: %s %s is not a Meridio resource", src, tm.APIVersion, tm.Kind))
 			continue
 		}
 		obj, gvk, err := decoder.Decode(doc, nil, nil)
+		if runtime.IsNotRegisteredError(err) {
+			errs = append(errs, fmt.Errorf("%s: kind %q of apiVersion %q is not a Meridio resource (want %s of %s)",
+				src, tm.Kind, tm.APIVersion, strings.Join(meridioKinds[:len(meridioKinds)-1], ", ")+" or "+meridioKinds[len(meridioKinds)-1], meridiov1.GroupVersion))
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", src, err))
 			continue
@@ -151,13 +172,22 @@ func decode(name string, r io.Reader, skipForeign bool) ([]Resource, []error) {
 	if !multi && len(out) == 1 {
 		out[0].Source = name
 	}
-	return out, errs
+	return out, notes, errs
+}
+
+// meridioKinds are the kinds a Meridio resource may have.
+var meridioKinds = []string{"Trench", "Attractor", "Gateway", "Vip", "Conduit", "Stream", "Flow"}
+
+// typeMeta reads the apiVersion and kind of a document (empty when it has none).
+func typeMeta(doc []byte) metav1.TypeMeta {
+	var tm metav1.TypeMeta
+	_ = yaml.Unmarshal(doc, &tm) // a malformed document is reported by the decoder
+	return tm
 }
 
 // foreign tells whether a document names an API group other than Meridio's.
-func foreign(doc []byte) bool {
-	var tm metav1.TypeMeta
-	if err := yaml.Unmarshal(doc, &tm); err != nil || tm.APIVersion == "" {
+func foreign(tm metav1.TypeMeta) bool {
+	if tm.APIVersion == "" {
 		return false // reported by the decoder
 	}
 	gv, err := schema.ParseGroupVersion(tm.APIVersion)

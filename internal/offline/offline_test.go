@@ -34,18 +34,25 @@ func Test_readDirectorySkipsOtherGroups(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "flux", "fleet.yaml"), []byte(flux), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "flux", "mixed.yaml"), []byte(flux+"---\n"+trench), 0o644))
 
-	res, errs := ReadPaths([]string{dir}, nil)
+	res, notes, errs := ReadPathsNoting([]string{dir}, nil)
 	require.Empty(t, errs)
 	require.Len(t, res, 2)
+	assert.Equal(t, []string{
+		"skipped " + filepath.Join(dir, "flux", "fleet.yaml") + "#1: source.toolkit.fluxcd.io/v1 GitRepository is not a Meridio resource",
+		"skipped " + filepath.Join(dir, "flux", "fleet.yaml") + "#2: kustomize.config.k8s.io/v1beta1 Kustomization is not a Meridio resource",
+		"skipped " + filepath.Join(dir, "flux", "mixed.yaml") + "#1: source.toolkit.fluxcd.io/v1 GitRepository is not a Meridio resource",
+		"skipped " + filepath.Join(dir, "flux", "mixed.yaml") + "#2: kustomize.config.k8s.io/v1beta1 Kustomization is not a Meridio resource",
+	}, notes, "one line per skipped document")
 	assert.Equal(t, filepath.Join(dir, "flux", "mixed.yaml")+"#3", res[0].Source)
 	assert.Equal(t, filepath.Join(dir, "trench.yaml"), res[1].Source)
 
 	_, errs = ReadPaths([]string{filepath.Join(dir, "flux", "fleet.yaml")}, nil)
-	assert.Len(t, errs, 2, "named explicitly, every document must be a Meridio resource")
+	require.Len(t, errs, 2, "named explicitly, every document must be a Meridio resource")
+	assert.Equal(t, filepath.Join(dir, "flux", "fleet.yaml")+`#1: kind "GitRepository" of apiVersion "source.toolkit.fluxcd.io/v1" is not a Meridio resource (want Trench, Attractor, Gateway, Vip, Conduit, Stream or Flow of meridio.nordix.org/v1alpha1)`, errs[0].Error())
 
 	// A Meridio document with a wrong kind is still reported inside a directory.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "typo.yaml"), []byte("apiVersion: meridio.nordix.org/v1alpha1\nkind: Trenh\nmetadata: {name: x}\n"), 0o644))
 	_, errs = ReadPaths([]string{dir}, nil)
 	require.Len(t, errs, 1)
-	assert.Contains(t, errs[0].Error(), "Trenh")
+	assert.Equal(t, filepath.Join(dir, "typo.yaml")+`#1: kind "Trenh" of apiVersion "meridio.nordix.org/v1alpha1" is not a Meridio resource (want Trench, Attractor, Gateway, Vip, Conduit, Stream or Flow of meridio.nordix.org/v1alpha1)`, errs[0].Error())
 }
