@@ -285,7 +285,7 @@ func (r *TrenchReconciler) setStatuses(s *meridiov1.Snapshot, res *render.Result
 	for _, p := range res.Problems {
 		problems[p.Owner] = append(problems[p.Owner], p)
 	}
-	config := []liveState{live["ConfigMap/"+r.Settings.NamePrefix+"meridio-configuration-"+s.Trench.Name]}
+	config := []liveState{live[clustersink.ID(res.Configuration)]}
 	for _, o := range resources(s) {
 		owner := render.OwnerOf(o)
 		in := statusInputs{generation: o.GetGeneration(), problems: problems[owner], deliverErr: deliverErr, pending: del.Pending, objects: byOwner[owner]}

@@ -76,6 +76,9 @@ type Result struct {
 	Items []Item
 	// Problems are sorted by owner.
 	Problems []Problem
+	// Configuration is the trench's ConfigMap (one of Items): it carries the configuration of
+	// the gateways, vips, streams and flows, whose status follows it.
+	Configuration client.Object
 	// Sources are the trench and every resource of it, in snapshot order.
 	Sources []Source
 	// SettingsDigest names the operator settings the render was made with.

@@ -235,6 +235,9 @@ func Test_prefixAndSettings(t *testing.T) {
 	set.ImagePullSecrets = []string{"s1", "s2"}
 	set.LogLevel = "INFO"
 	res := renderAll(t, loadExample(t, "trench-a.yaml"), set)[0]
+	assert.Equal(t, "x-meridio-configuration-trench-a", res.Configuration.GetName(), "the ConfigMap that carries the configuration")
+	assert.Contains(t, res.Items, render.Item{Object: res.Configuration, Owner: res.Items[0].Owner})
+	assert.NotEqual(t, render.DefaultSettings().Digest(), set.Digest(), "the digest follows the settings")
 	for _, it := range res.Items {
 		assert.True(t, strings.HasPrefix(it.Object.GetName(), "x-"), it.Object.GetName())
 		spec := podSpec(it.Object)

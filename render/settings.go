@@ -39,16 +39,10 @@ type Settings struct {
 	FEServiceAccount  string
 	// ResourceTemplates maps a container name to its named resource requirements.
 	ResourceTemplates map[string]map[string]corev1.ResourceRequirements
-
-	// digest is Digest, computed once by SettingsFromEnv (settings do not change afterwards).
-	digest string
 }
 
 // Digest names the settings: the same settings give the same digest (JSON sorts map keys).
 func (s Settings) Digest() string {
-	if s.digest != "" {
-		return s.digest
-	}
 	data, err := json.Marshal(s)
 	if err != nil {
 		panic(err) // strings, slices and resource quantities always marshal
@@ -116,7 +110,6 @@ func SettingsFromEnv(lookup func(string) (string, bool), templateDir string) (Se
 			return s, err
 		}
 	}
-	s.digest = s.Digest()
 	return s, nil
 }
 

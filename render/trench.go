@@ -140,6 +140,7 @@ func (r *renderer) trenchObjects(s *meridiov1.Snapshot) error {
 		return err
 	}
 	r.add(t, cm)
+	r.result.Configuration = cm
 	r.add(t, r.nsp(t))
 	r.add(t, service(r.set.name("nsp-service", t.Name), t.Namespace, r.set.name("nsp", t.Name), nspPort))
 	r.add(t, r.ipam(t))
