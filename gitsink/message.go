@@ -135,12 +135,7 @@ func (s *Sink) landedSources(dir string) []render.Source {
 	if !ok {
 		return nil
 	}
-	s.repo.mu.Lock()
-	defer s.repo.mu.Unlock()
-	if s.repo.repo == nil {
-		return nil
-	}
-	_, p, err := readProvenance(treeStore{s: s.repo.repo.Storer}, l.hash)
+	_, p, err := s.repo.provenance(l.hash)
 	if err != nil || p == nil {
 		return nil
 	}

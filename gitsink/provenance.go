@@ -152,9 +152,7 @@ func (s *Sink) checkOwnership(dir string, c *change) ([]string, error) {
 	if !ok {
 		return nil, nil
 	}
-	s.repo.mu.Lock()
-	t, p, err := readProvenance(treeStore{s: s.repo.repo.Storer}, l.hash)
-	s.repo.mu.Unlock()
+	t, p, err := s.repo.provenance(l.hash)
 	if err != nil || p == nil {
 		return nil, err // no provenance: an older operator's directory, taken over
 	}

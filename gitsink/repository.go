@@ -584,6 +584,17 @@ func classify(what string, err error) error {
 	return &Error{Reason: reason, Err: fmt.Errorf("%s: %w", what, err)}
 }
 
+// provenance reads the provenance file of a directory tree of the local clone (nil when the
+// directory has none), with the tree.
+func (r *Repository) provenance(h plumbing.Hash) (*object.Tree, *provenance, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.repo == nil {
+		return nil, nil, errors.New("gitsink: not open")
+	}
+	return readProvenance(treeStore{s: r.repo.Storer}, h)
+}
+
 // tree reads a tree of the local clone.
 func (r *Repository) tree(h plumbing.Hash) (*object.Tree, error) {
 	r.mu.Lock()

@@ -303,13 +303,10 @@ func (s *Sink) Trenches(ctx context.Context) ([]types.NamespacedName, error) {
 		dirs[dir] = l.hash
 	}
 	s.mu.Unlock()
-	s.repo.mu.Lock()
-	defer s.repo.mu.Unlock()
-	ts := treeStore{s: s.repo.repo.Storer}
 	out := make([]types.NamespacedName, 0, len(dirs))
 	for dir, h := range dirs {
 		// Only the directories this operator wrote: not another operator's, not a hand-made one.
-		t, p, err := readProvenance(ts, h)
+		t, p, err := s.repo.provenance(h)
 		if err != nil {
 			return nil, err
 		}
