@@ -8,8 +8,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
 // The kube controllers do not run here, so tests write workload status themselves, as the
@@ -17,37 +18,17 @@ import (
 
 func markDeploymentReady(t *testing.T, name string) {
 	t.Helper()
-	d := get(t, &appsv1.Deployment{}, name)
-	r := *d.Spec.Replicas
-	d.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: d.Generation, Replicas: r, UpdatedReplicas: r, ReadyReplicas: r, AvailableReplicas: r,
-		Conditions: []appsv1.DeploymentCondition{
-			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue},
-			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"},
-		},
-	}
-	require.NoError(t, c.Status().Update(context.Background(), d))
+	require.NoError(t, testutil.MarkReady(context.Background(), c, get(t, &appsv1.Deployment{}, name)))
 }
 
 func markStatefulSetReady(t *testing.T, name string) {
 	t.Helper()
-	s := get(t, &appsv1.StatefulSet{}, name)
-	r := *s.Spec.Replicas
-	s.Status = appsv1.StatefulSetStatus{
-		ObservedGeneration: s.Generation, Replicas: r, ReadyReplicas: r, CurrentReplicas: r, UpdatedReplicas: r, AvailableReplicas: r,
-		CurrentRevision: "r1", UpdateRevision: "r1",
-	}
-	require.NoError(t, c.Status().Update(context.Background(), s))
+	require.NoError(t, testutil.MarkReady(context.Background(), c, get(t, &appsv1.StatefulSet{}, name)))
 }
 
 func markDaemonSetReady(t *testing.T, name string) {
 	t.Helper()
-	d := get(t, &appsv1.DaemonSet{}, name)
-	d.Status = appsv1.DaemonSetStatus{
-		ObservedGeneration: d.Generation, DesiredNumberScheduled: 2, CurrentNumberScheduled: 2, UpdatedNumberScheduled: 2,
-		NumberAvailable: 2, NumberReady: 2,
-	}
-	require.NoError(t, c.Status().Update(context.Background(), d))
+	require.NoError(t, testutil.MarkReady(context.Background(), c, get(t, &appsv1.DaemonSet{}, name)))
 }
 
 // reconciles returns how many trench reconciles have finished.

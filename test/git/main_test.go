@@ -157,30 +157,19 @@ func markWorkloadsReady(t *testing.T, namespace string) {
 	t.Helper()
 	ctx := context.Background()
 	var deps appsv1.DeploymentList
-	require.NoError(t, c.List(ctx, &deps, client.InNamespace(namespace)))
-	for i := range deps.Items {
-		d := &deps.Items[i]
-		r := *d.Spec.Replicas
-		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: r, UpdatedReplicas: r, ReadyReplicas: r, AvailableReplicas: r,
-			Conditions: []appsv1.DeploymentCondition{
-				{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue},
-				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"}}}
-		require.NoError(t, c.Status().Update(ctx, d))
-	}
 	var sets appsv1.StatefulSetList
-	require.NoError(t, c.List(ctx, &sets, client.InNamespace(namespace)))
-	for i := range sets.Items {
-		s := &sets.Items[i]
-		r := *s.Spec.Replicas
-		s.Status = appsv1.StatefulSetStatus{ObservedGeneration: s.Generation, Replicas: r, ReadyReplicas: r, CurrentReplicas: r, UpdatedReplicas: r, AvailableReplicas: r, CurrentRevision: "r1", UpdateRevision: "r1"}
-		require.NoError(t, c.Status().Update(ctx, s))
-	}
 	var dss appsv1.DaemonSetList
-	require.NoError(t, c.List(ctx, &dss, client.InNamespace(namespace)))
+	for _, l := range []client.ObjectList{&deps, &sets, &dss} {
+		require.NoError(t, c.List(ctx, l, client.InNamespace(namespace)))
+	}
+	for i := range deps.Items {
+		require.NoError(t, testutil.MarkReady(ctx, c, &deps.Items[i]))
+	}
+	for i := range sets.Items {
+		require.NoError(t, testutil.MarkReady(ctx, c, &sets.Items[i]))
+	}
 	for i := range dss.Items {
-		d := &dss.Items[i]
-		d.Status = appsv1.DaemonSetStatus{ObservedGeneration: d.Generation, DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, UpdatedNumberScheduled: 1, NumberAvailable: 1, NumberReady: 1}
-		require.NoError(t, c.Status().Update(ctx, d))
+		require.NoError(t, testutil.MarkReady(ctx, c, &dss.Items[i]))
 	}
 }
 
