@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -185,17 +184,12 @@ func (p *binaryProcess) stop(b *testing.B) int64 {
 func startBinary(b *testing.B, namespace string, args ...string) *binaryProcess {
 	b.Helper()
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "meridio-operator")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = testutil.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v: %s", err, out)
-	}
+	bin := testutil.OperatorBinary(b)
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	check(b, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
-	probe := freePort(b)
+	probe := testutil.FreePort(b)
 	cmd := exec.Command(bin, append([]string{"run", "--namespace", namespace, "--metrics-bind-address", "0",
-		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe), fmt.Sprintf("--webhook-port=%d", freePort(b)),
+		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe), fmt.Sprintf("--webhook-port=%d", testutil.FreePort(b)),
 		"--webhook-cert-dir", env.WebhookCertDir, "--log-level", "error"}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	p := &binaryProcess{cmd: cmd, out: &strings.Builder{}}
@@ -211,13 +205,6 @@ func startBinary(b *testing.B, namespace string, args ...string) *binaryProcess 
 		return resp.StatusCode == http.StatusOK
 	})
 	return p
-}
-
-func freePort(b *testing.B) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(b, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func waitFor(b *testing.B, timeout time.Duration, what string, cond func() bool) {

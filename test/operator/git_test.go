@@ -107,7 +107,7 @@ func TestRun_gitMode(t *testing.T) {
 
 // TestRun_help lists every git flag with its help.
 func TestRun_help(t *testing.T) {
-	out, _ := exec.Command(operatorBinary(t), "run", "--help").CombinedOutput()
+	out, _ := exec.Command(testutil.OperatorBinary(t), "run", "--help").CombinedOutput()
 	for _, f := range []string{"--sink", "--git-url", "--git-branch", "--git-path", "--git-push-branch", "--git-secret",
 		"--git-author-name", "--git-author-email", "--git-commit-delay", "--git-clone-dir"} {
 		assert.Contains(t, string(out), "  -"+strings.TrimPrefix(f, "--"), f)

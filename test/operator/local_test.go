@@ -25,7 +25,7 @@ import (
 // runLocal runs `meridio-operator run --local` as `make run` does and returns its report.
 func runLocal(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(operatorBinary(t), append([]string{"run", "--local", "--apply", filepath.Join(testutil.RepoRoot(), "examples")}, args...)...)
+	cmd := exec.Command(testutil.OperatorBinary(t), append([]string{"run", "--local", "--apply", filepath.Join(testutil.RepoRoot(), "examples")}, args...)...)
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	out, err := cmd.Output()
 	require.NoError(t, err, "report:\n%s", out)
@@ -70,7 +70,7 @@ func TestRunLocal_clusterMode(t *testing.T) {
 // the temporary files.
 func TestRunLocal_interactive(t *testing.T) {
 	tmp := t.TempDir()
-	cmd := exec.Command(operatorBinary(t), "run", "--local", "--sink=git", "--keep-running", "--apply", filepath.Join(testutil.RepoRoot(), "examples"))
+	cmd := exec.Command(testutil.OperatorBinary(t), "run", "--local", "--sink=git", "--keep-running", "--apply", filepath.Join(testutil.RepoRoot(), "examples"))
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

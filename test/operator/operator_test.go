@@ -5,7 +5,6 @@ package operator
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,40 +33,6 @@ var env *localapi.Env
 
 func TestMain(m *testing.M) {
 	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error { env = e[0]; return nil }, localapi.Options{}))
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-// operatorBinary builds bin/meridio-operator's command once, into a temporary directory.
-func operatorBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "meridio-operator-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "meridio-operator")
-		build := exec.Command("go", "build", "-o", binary, ".")
-		build.Dir = testutil.RepoRoot()
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("%w: %s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return binary
 }
 
 func TestRun_binary(t *testing.T) {
@@ -116,10 +81,10 @@ type process struct {
 // waits until it is ready.
 func startBinary(t *testing.T, kubeconfig string, environ []string, args ...string) *process {
 	t.Helper()
-	probe := freePort(t)
+	probe := testutil.FreePort(t)
 	args = append([]string{"run", "--metrics-bind-address", "0", fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe),
-		fmt.Sprintf("--webhook-port=%d", freePort(t)), "--webhook-cert-dir", env.WebhookCertDir}, args...)
-	cmd := exec.Command(operatorBinary(t), args...)
+		fmt.Sprintf("--webhook-port=%d", testutil.FreePort(t)), "--webhook-cert-dir", env.WebhookCertDir}, args...)
+	cmd := exec.Command(testutil.OperatorBinary(t), args...)
 	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), environ...)
 	p := &process{cmd: cmd, logs: &lockedBuffer{}, exited: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
@@ -170,7 +135,7 @@ func (l *lockedBuffer) String() string {
 }
 
 func TestRun_badFlags(t *testing.T) {
-	bin := operatorBinary(t)
+	bin := testutil.OperatorBinary(t)
 	for _, args := range [][]string{{"run", "--sink", "git"}, {"run", "--log-level", "loud"}, {"run", "--nope"}} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		var exit *exec.ExitError
