@@ -7,22 +7,27 @@ package offline
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/internal/crdschema"
 )
 
 // DefaultNamespace is the namespace of resources that name none.
@@ -152,19 +157,9 @@ func decode(name string, r io.Reader, skipForeign bool) ([]Resource, []string, [
 			notes = append(notes, fmt.Sprintf("skipped %s: %s %s is not a Meridio resource", src, tm.APIVersion, tm.Kind))
 			continue
 		}
-		obj, gvk, err := decoder.Decode(doc, nil, nil)
-		if runtime.IsNotRegisteredError(err) {
-			errs = append(errs, fmt.Errorf("%s: kind %q of apiVersion %q is not a Meridio resource (want %s of %s)",
-				src, tm.Kind, tm.APIVersion, strings.Join(meridioKinds[:len(meridioKinds)-1], ", ")+" or "+meridioKinds[len(meridioKinds)-1], meridiov1.GroupVersion))
-			continue
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", src, err))
-			continue
-		}
-		v, ok := obj.(meridiov1.Validated)
-		if !ok {
-			errs = append(errs, fmt.Errorf("%s: %s is not a Meridio resource", src, gvk.Kind))
+		v, aerrs := admit(src, doc, tm)
+		if len(aerrs) > 0 {
+			errs = append(errs, aerrs...)
 			continue
 		}
 		out = append(out, Resource{Source: src, Object: v})
@@ -173,6 +168,49 @@ func decode(name string, r io.Reader, skipForeign bool) ([]Resource, []string, [
 		out[0].Source = name
 	}
 	return out, notes, errs
+}
+
+// admit gives the API server's verdict on one document sent as a create: the schema of its
+// CRD (unknown fields, defaults, types, formats, bounds, CEL rules) and the metadata rules of
+// custom resources, then the typed decoding the webhooks do.
+func admit(src string, doc []byte, tm metav1.TypeMeta) (meridiov1.Validated, []error) {
+	data, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return nil, []error{fmt.Errorf("%s: %w", src, err)}
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(data); err != nil {
+		return nil, []error{fmt.Errorf("%s: %w", src, err)}
+	}
+	if gvk := u.GroupVersionKind(); gvk.GroupVersion() != meridiov1.GroupVersion || !slices.Contains(meridioKinds, gvk.Kind) {
+		return nil, []error{fmt.Errorf("%s: kind %q of apiVersion %q is not a Meridio resource (want %s of %s)",
+			src, tm.Kind, tm.APIVersion, strings.Join(meridioKinds[:len(meridioKinds)-1], ", ")+" or "+meridioKinds[len(meridioKinds)-1], meridiov1.GroupVersion)}
+	}
+	if ferrs := crdschema.Admit(context.Background(), u, nil); len(ferrs) > 0 {
+		return nil, fieldErrors(src, u.GetKind(), u.GetNamespace(), u.GetName(), ferrs)
+	}
+	data, err = u.MarshalJSON()
+	if err != nil {
+		return nil, []error{fmt.Errorf("%s: %w", src, err)}
+	}
+	obj, gvk, err := decoder.Decode(data, nil, nil)
+	if err != nil {
+		return nil, []error{fmt.Errorf("%s: %w", src, err)}
+	}
+	v, ok := obj.(meridiov1.Validated)
+	if !ok {
+		return nil, []error{fmt.Errorf("%s: %s is not a Meridio resource", src, gvk.Kind)}
+	}
+	return v, nil
+}
+
+// fieldErrors names the source and the resource in each field error.
+func fieldErrors(src, kind, namespace, name string, errs field.ErrorList) []error {
+	out := make([]error, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, fmt.Errorf("%s: %s: %s", src, describeKind(kind, namespace, name), e.Error()))
+	}
+	return out
 }
 
 // meridioKinds are the kinds a Meridio resource may have.
@@ -226,7 +264,7 @@ func Snapshots(resources []Resource, namespace string) ([]*meridiov1.Snapshot, [
 			o.SetNamespace(namespace)
 		}
 		o.(defaulter).Default()
-		id := fmt.Sprintf("%T %s/%s", o, o.GetNamespace(), o.GetName())
+		id := describe(o)
 		if prev, dup := seen[id]; dup {
 			errs = append(errs, fmt.Errorf("%s: %s: also defined in %s", r.Source, describe(o), prev))
 			continue
@@ -278,6 +316,41 @@ func Snapshots(resources []Resource, namespace string) ([]*meridiov1.Snapshot, [
 }
 
 func describe(o meridiov1.Object) string {
-	kind := strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1alpha1.")
-	return fmt.Sprintf("%s %s/%s", kind, o.GetNamespace(), o.GetName())
+	return describeKind(kindOf(o), o.GetNamespace(), o.GetName())
 }
+
+// describeKind is "Kind namespace/name", or "Kind name" without a namespace.
+func describeKind(kind, namespace, name string) string {
+	if namespace == "" {
+		return kind + " " + name
+	}
+	return fmt.Sprintf("%s %s/%s", kind, namespace, name)
+}
+
+// ValidateUpdate gives the verdict of the API server and the webhooks on an update of old to
+// obj, both read by ReadPaths or Decode: the CRD's rules, then what may not change.
+func ValidateUpdate(old, obj Resource) []error {
+	var errs field.ErrorList
+	u, uerr := toUnstructured(obj.Object)
+	o, oerr := toUnstructured(old.Object)
+	if err := errors.Join(uerr, oerr); err != nil {
+		return []error{fmt.Errorf("%s: %w", obj.Source, err)}
+	}
+	errs = append(errs, crdschema.Admit(context.Background(), u, o)...)
+	errs = append(errs, meridiov1.ValidateTrenchLabelUpdate(obj.Object, old.Object)...)
+	errs = append(errs, obj.Object.ValidateUpdate(old.Object)...)
+	o2 := obj.Object
+	return fieldErrors(obj.Source, kindOf(o2), o2.GetNamespace(), o2.GetName(), errs)
+}
+
+func toUnstructured(o meridiov1.Object) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(meridiov1.GroupVersion.WithKind(kindOf(o)))
+	return u, nil
+}
+
+func kindOf(o meridiov1.Object) string { return strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1alpha1.") }

@@ -2,7 +2,9 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meridio-operator/meridio-operator/internal/offline"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
@@ -159,6 +162,14 @@ func Test_invalidRefused(t *testing.T) {
 			}
 			require.Error(t, err, "the API server accepted it")
 			assert.Contains(t, err.Error(), tc.path)
+			// Offline render gives the same verdict naming the same field. (Offline always
+			// defaults as the mutating webhook does, so the cases sent without it are not
+			// offline cases.)
+			if !tc.plain {
+				offErr := offlineVerdict(t, tc)
+				require.Error(t, offErr, "offline accepted what the API server refused with: %v", err)
+				assert.Contains(t, offErr.Error(), tc.path, "the API server said: %v", err)
+			}
 			if before != nil {
 				assert.True(t, apierrors.IsForbidden(err), "a change of an immutable field is Forbidden (403), as in the reference: %v", err)
 			} else {
@@ -176,6 +187,36 @@ func Test_invalidRefused(t *testing.T) {
 			assert.Equal(t, before.GetResourceVersion(), stored.GetResourceVersion(), "a refused update changed the object")
 		})
 	}
+}
+
+// offlineVerdict is what the offline loader (meridio-operator render) says of a case: a create
+// among the fixtures, or an update of tc.before.
+func offlineVerdict(t *testing.T, tc invalidCase) error {
+	t.Helper()
+	if tc.before != "" {
+		before, errs := offline.Decode("before.yaml", strings.NewReader(tc.before))
+		require.Empty(t, errs)
+		after, errs := offline.Decode("after.yaml", strings.NewReader(tc.obj))
+		if len(errs) > 0 {
+			return errors.Join(errs...)
+		}
+		return errors.Join(offline.ValidateUpdate(before[0], after[0])...)
+	}
+	res, errs := offline.Decode("case.yaml", strings.NewReader(strings.Join(append(slices.Clone(fixtures), tc.obj), "---\n")))
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	_, errs = offline.Snapshots(res, offline.DefaultNamespace)
+	return errors.Join(errs...)
+}
+
+// Test_offlineFixturesValid: the fixtures the offline verdicts are given are valid offline, so
+// a refusal is the case's own.
+func Test_offlineFixturesValid(t *testing.T) {
+	res, errs := offline.Decode("fixtures.yaml", strings.NewReader(strings.Join(fixtures, "---\n")))
+	require.Empty(t, errs)
+	_, errs = offline.Snapshots(res, offline.DefaultNamespace)
+	require.Empty(t, errs)
 }
 
 // Test_immutableWithoutWebhooks: with no webhook installed, the admission policies shipped in
