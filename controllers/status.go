@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/render"
 )
@@ -34,7 +35,8 @@ type statusInputs struct {
 	objects []liveState
 	// problems stop the resource from being rendered as asked (Stalled).
 	problems []render.Problem
-	// findings are dangling references and family mismatches.
+	// findings are what is admitted but probably wrong: dangling references, address families
+	// that do not fit the trench.
 	findings []meridiov1.Finding
 	// excluded, when set, says why the resource is left out of the configuration.
 	excluded string
@@ -46,6 +48,57 @@ type statusInputs struct {
 	revision string
 	// trenchMissing: the trench named by the label does not exist.
 	trenchMissing bool
+}
+
+// statusInputsFor computes the status inputs of every resource of the trench in s from its
+// render (which objects are whose, which object carries the configuration, the problems), the
+// live states of the rendered objects by clustersink.ID, and the delivery. Every finding of a
+// resource reaches its status. It is pure.
+func statusInputsFor(s *meridiov1.Snapshot, res *render.Result, live map[string]liveState, del delivery.Result, deliverErr error) map[render.Owner]statusInputs {
+	byOwner := map[render.Owner][]liveState{}
+	for _, it := range res.Items {
+		byOwner[it.Owner] = append(byOwner[it.Owner], live[clustersink.ID(it.Object)])
+	}
+	problems := map[render.Owner][]render.Problem{}
+	var trenchProblems []render.Problem
+	for _, p := range res.Problems {
+		problems[p.Owner] = append(problems[p.Owner], p)
+		if p.Owner.Kind == "Trench" && p.Reason == render.ReasonInvalidName {
+			trenchProblems = append(trenchProblems, render.Problem{Owner: p.Owner, Reason: p.Reason, Message: "the trench " + p.Message})
+		}
+	}
+	var config []liveState
+	if res.Configuration != nil {
+		config = []liveState{live[clustersink.ID(res.Configuration)]}
+	}
+	out := map[render.Owner]statusInputs{}
+	for _, o := range resources(s) {
+		owner := render.OwnerOf(o)
+		in := statusInputs{generation: o.GetGeneration(), problems: problems[owner], findings: o.Findings(s),
+			deliverErr: deliverErr, pending: del.Pending, objects: byOwner[owner]}
+		switch c := o.(type) {
+		case *meridiov1.Trench:
+			in.revision = del.Revision
+		case *meridiov1.Gateway, *meridiov1.Vip:
+			in.objects = config
+		case *meridiov1.Stream:
+			in.objects = config
+			if c.Spec.Conduit == "" {
+				in.excluded = "spec.conduit is empty: the stream is left out of the configuration"
+			}
+		case *meridiov1.Flow:
+			in.objects = config
+			if c.Spec.Stream == "" {
+				in.excluded = "spec.stream is empty: the flow is left out of the configuration"
+			}
+		}
+		if owner.Kind != "Trench" && len(trenchProblems) > 0 {
+			// Nothing of a trench that cannot be rendered is delivered.
+			in.problems = append(in.problems, trenchProblems...)
+		}
+		out[owner] = in
+	}
+	return out
 }
 
 // conditionMessageLimit keeps condition messages short enough for kubectl output.

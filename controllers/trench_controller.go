@@ -277,43 +277,12 @@ func (r *TrenchReconciler) liveStates(ctx context.Context, res *render.Result) (
 
 // setStatuses computes the status of every resource of the trench.
 func (r *TrenchReconciler) setStatuses(s *meridiov1.Snapshot, res *render.Result, live map[string]liveState, del delivery.Result, deliverErr error) {
-	byOwner := map[render.Owner][]liveState{}
-	for _, it := range res.Items {
-		byOwner[it.Owner] = append(byOwner[it.Owner], live[clustersink.ID(it.Object)])
-	}
-	problems := map[render.Owner][]render.Problem{}
-	for _, p := range res.Problems {
-		problems[p.Owner] = append(problems[p.Owner], p)
-	}
-	config := []liveState{live[clustersink.ID(res.Configuration)]}
+	inputs := statusInputsFor(s, res, live, del, deliverErr)
 	for _, o := range resources(s) {
-		owner := render.OwnerOf(o)
-		in := statusInputs{generation: o.GetGeneration(), problems: problems[owner], deliverErr: deliverErr, pending: del.Pending, objects: byOwner[owner]}
-		for _, f := range o.Findings(s) {
-			if strings.HasSuffix(f.Reason, "NotFound") {
-				in.findings = append(in.findings, f)
-			}
-		}
-		switch c := o.(type) {
-		case *meridiov1.Trench:
-			in.revision = del.Revision
-			if deliverErr == nil && !del.Pending {
-				c.Status.Revision = del.Revision
-			}
-		case *meridiov1.Gateway, *meridiov1.Vip:
-			in.objects = config
-		case *meridiov1.Stream:
-			in.objects = config
-			if c.Spec.Conduit == "" {
-				in.excluded = "spec.conduit is empty: the stream is left out of the configuration"
-			}
-		case *meridiov1.Flow:
-			in.objects = config
-			if c.Spec.Stream == "" {
-				in.excluded = "spec.stream is empty: the flow is left out of the configuration"
-			}
-		}
-		computeStatus(o.MeridioStatus(), in)
+		computeStatus(o.MeridioStatus(), inputs[render.OwnerOf(o)])
+	}
+	if deliverErr == nil && !del.Pending {
+		s.Trench.Status.Revision = del.Revision
 	}
 	r.setDeliveryStatus(s.Trench, res, live, del, deliverErr)
 }

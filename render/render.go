@@ -106,11 +106,13 @@ func Render(s *meridiov1.Snapshot, set Settings) (*Result, error) {
 	for i := range s.Conduits {
 		r.add(&s.Conduits[i], r.proxy(&s.Conduits[i], s.Trench))
 	}
+	r.dropInvalidNames()
 	for _, it := range r.result.Items {
 		if err := setHash(it.Object); err != nil {
 			return nil, fmt.Errorf("render trench %s/%s: %w", s.Trench.Namespace, s.Trench.Name, err)
 		}
 	}
+	slices.SortStableFunc(r.result.Problems, func(a, b Problem) int { return compareOwners(a.Owner, b.Owner) })
 	slices.SortFunc(r.result.Items, func(a, b Item) int {
 		return cmp.Or(cmp.Compare(kindRank(a.Object), kindRank(b.Object)), cmp.Compare(a.Object.GetName(), b.Object.GetName()))
 	})

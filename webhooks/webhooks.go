@@ -16,6 +16,7 @@ import (
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/internal/snapshot"
+	"github.com/meridio-operator/meridio-operator/render"
 )
 
 // +kubebuilder:webhook:path=/validate-meridio-nordix-org-v1alpha1-trench,mutating=false,failurePolicy=fail,sideEffects=None,groups=meridio.nordix.org,resources=trenches,verbs=create;update,versions=v1alpha1,name=vtrench.kb.io,admissionReviewVersions=v1
@@ -27,22 +28,31 @@ import (
 // +kubebuilder:webhook:path=/validate-meridio-nordix-org-v1alpha1-flow,mutating=false,failurePolicy=fail,sideEffects=None,groups=meridio.nordix.org,resources=flows,verbs=create;update,versions=v1alpha1,name=vflow.kb.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/mutate-meridio-nordix-org-v1alpha1-gateway,mutating=true,failurePolicy=fail,sideEffects=None,groups=meridio.nordix.org,resources=gateways,verbs=create;update,versions=v1alpha1,name=mgateway.kb.io,admissionReviewVersions=v1
 
-// Setup registers the validating webhooks of all seven kinds and, when mutating is true, the
-// Gateway defaulting webhook.
-func Setup(mgr ctrl.Manager, mutating bool) error {
+// Options configure the webhooks.
+type Options struct {
+	// Mutating adds the Gateway defaulting webhook.
+	Mutating bool
+	// Settings are the operator's render settings: a Trench, Attractor or Conduit whose
+	// rendered objects would get invalid names with them (the name prefix) is refused.
+	Settings render.Settings
+}
+
+// Setup registers the validating webhooks of all seven kinds and, when asked, the Gateway
+// defaulting webhook.
+func Setup(mgr ctrl.Manager, opts Options) error {
 	r := cachedReader{cache: mgr.GetClient(), live: mgr.GetAPIReader()}
-	gw := ctrl.NewWebhookManagedBy(mgr, &meridiov1.Gateway{}).WithValidator(&validator[*meridiov1.Gateway]{reader: r})
-	if mutating {
+	gw := ctrl.NewWebhookManagedBy(mgr, &meridiov1.Gateway{}).WithValidator(&validator[*meridiov1.Gateway]{reader: r, settings: opts.Settings})
+	if opts.Mutating {
 		gw = gw.WithDefaulter(gatewayDefaulter{})
 	}
 	for _, err := range []error{
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Trench{}).WithValidator(&validator[*meridiov1.Trench]{reader: r}).Complete(),
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Attractor{}).WithValidator(&validator[*meridiov1.Attractor]{reader: r}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Trench{}).WithValidator(&validator[*meridiov1.Trench]{reader: r, settings: opts.Settings}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Attractor{}).WithValidator(&validator[*meridiov1.Attractor]{reader: r, settings: opts.Settings}).Complete(),
 		gw.Complete(),
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Vip{}).WithValidator(&validator[*meridiov1.Vip]{reader: r}).Complete(),
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Conduit{}).WithValidator(&validator[*meridiov1.Conduit]{reader: r}).Complete(),
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Stream{}).WithValidator(&validator[*meridiov1.Stream]{reader: r}).Complete(),
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Flow{}).WithValidator(&validator[*meridiov1.Flow]{reader: r}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Vip{}).WithValidator(&validator[*meridiov1.Vip]{reader: r, settings: opts.Settings}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Conduit{}).WithValidator(&validator[*meridiov1.Conduit]{reader: r, settings: opts.Settings}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Stream{}).WithValidator(&validator[*meridiov1.Stream]{reader: r, settings: opts.Settings}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Flow{}).WithValidator(&validator[*meridiov1.Flow]{reader: r, settings: opts.Settings}).Complete(),
 	} {
 		if err != nil {
 			return err
@@ -62,7 +72,8 @@ func (gatewayDefaulter) Default(_ context.Context, g *meridiov1.Gateway) error {
 
 // validator is the validating webhook of one kind.
 type validator[T meridiov1.Validated] struct {
-	reader cachedReader
+	reader   cachedReader
+	settings render.Settings
 }
 
 // cachedReader reads through the manager's cache, and falls back to the API server when the
@@ -80,6 +91,10 @@ func (v *validator[T]) ValidateCreate(ctx context.Context, obj T) (admission.War
 		return nil, apierrors.NewInternalError(err)
 	}
 	if errs := meridiov1.ValidateCreate(obj, s); len(errs) > 0 {
+		return nil, invalid(obj, errs)
+	}
+	// Names are immutable: a name that cannot render is refused when it is created.
+	if errs := render.NameErrors(obj, v.settings); len(errs) > 0 {
 		return nil, invalid(obj, errs)
 	}
 	return meridiov1.Messages(obj.Findings(s)), nil

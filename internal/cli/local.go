@@ -58,6 +58,7 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 	fmt.Fprintf(stdout, "starting an embedded kube-apiserver and etcd (from bin/)...\n")
 	env, err := localapi.Start(localapi.Options{
 		NoMutatingWebhook: !o.mutating,
+		Settings:          &settings,
 		ManagerOptions:    func(mo *ctrl.Options) { cacheOptions(mo, o.namespace) },
 		ManagerConfig:     func(cfg *rest.Config) { cfg.QPS, cfg.Burst = float32(o.qps), o.burst },
 		Setup: func(mgr ctrl.Manager) error {

@@ -55,7 +55,8 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, n)
 	}
 	snaps, verrs := offline.Snapshots(resources, *namespace)
-	if errs = append(errs, verrs...); len(errs) > 0 {
+	errs = append(errs, verrs...)
+	if errs = append(errs, offline.NameErrors(resources, set)...); len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(stderr, e)
 		}

@@ -207,7 +207,7 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	if err != nil {
 		return err
 	}
-	if err := webhooks.Setup(mgr, o.mutating); err != nil {
+	if err := webhooks.Setup(mgr, webhooks.Options{Mutating: o.mutating, Settings: settings}); err != nil {
 		return err
 	}
 	sink, err := newSink(mgr, o)

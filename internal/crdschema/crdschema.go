@@ -17,6 +17,7 @@ import (
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
@@ -106,7 +107,7 @@ func Kinds() []string {
 
 // Admit runs what the API server runs on a create of u with strict field validation (as
 // kubectl sends it), before any admission webhook: fields the schema does not know are refused,
-// the schema's defaults are applied to u, and then u is validated against the schema, its list
+// nulls without a default dropped, the schema's defaults applied to u, and then u is validated against the schema, its list
 // types and CEL rules, and the metadata rules of custom resources. old, when not nil, makes it
 // an update: CEL transition rules compare with it.
 func Admit(ctx context.Context, u, old *unstructured.Unstructured) field.ErrorList {
@@ -118,8 +119,19 @@ func Admit(ctx context.Context, u, old *unstructured.Unstructured) field.ErrorLi
 	if ks == nil {
 		return field.ErrorList{field.NotSupported(field.NewPath("kind"), u.GetKind(), Kinds())}
 	}
-	unknown := structuralpruning.PruneWithOptions(u.Object, ks.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
-	if len(unknown) > 0 {
+	// Decoding, as the API server's converter does it: unknown fields (metadata's too) are
+	// collected and pruned, nulls of fields that have no default dropped, metadata coerced.
+	_, _, unknown, err := schemaobjectmeta.GetObjectMetaWithOptions(u.Object, schemaobjectmeta.ObjectMetaOptions{ReturnUnknownFieldPaths: true})
+	if err != nil {
+		return field.ErrorList{field.Invalid(field.NewPath("metadata"), field.OmitValueType{}, err.Error())}
+	}
+	unknown = append(unknown, structuralpruning.PruneWithOptions(u.Object, ks.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})...)
+	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(u.Object, ks.structural)
+	ferr, paths := schemaobjectmeta.CoerceWithOptions(nil, u.Object, ks.structural, false, schemaobjectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
+	if ferr != nil {
+		return field.ErrorList{ferr}
+	}
+	if unknown = append(unknown, paths...); len(unknown) > 0 {
 		var errs field.ErrorList
 		for _, p := range unknown {
 			errs = append(errs, field.Invalid(path(p), field.OmitValueType{}, "unknown field (not declared in the schema)"))

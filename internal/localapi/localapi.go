@@ -29,6 +29,7 @@ import (
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/config"
 	"github.com/meridio-operator/meridio-operator/internal/scheme"
+	"github.com/meridio-operator/meridio-operator/render"
 	"github.com/meridio-operator/meridio-operator/webhooks"
 )
 
@@ -36,6 +37,8 @@ import (
 type Options struct {
 	// NoMutatingWebhook leaves the Gateway defaulting webhook out, as ENABLE_MUTATING_WEBHOOK=false does.
 	NoMutatingWebhook bool
+	// Settings are the render settings the webhooks check names with (nil: the defaults).
+	Settings *render.Settings
 	// NoWebhooks installs and serves no webhook at all: only the CRD schemas and the admission
 	// policies guard the resources.
 	NoWebhooks bool
@@ -129,7 +132,11 @@ func Start(opts Options) (*Env, error) {
 		return nil, e.stopWith(err)
 	}
 	if !opts.NoWebhooks {
-		if err := webhooks.Setup(e.Manager, !opts.NoMutatingWebhook); err != nil {
+		set := render.DefaultSettings()
+		if opts.Settings != nil {
+			set = *opts.Settings
+		}
+		if err := webhooks.Setup(e.Manager, webhooks.Options{Mutating: !opts.NoMutatingWebhook, Settings: set}); err != nil {
 			return nil, e.stopWith(err)
 		}
 	}

@@ -28,6 +28,7 @@ import (
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/internal/crdschema"
+	"github.com/meridio-operator/meridio-operator/render"
 )
 
 // DefaultNamespace is the namespace of resources that name none.
@@ -354,3 +355,16 @@ func toUnstructured(o meridiov1.Object) (*unstructured.Unstructured, error) {
 }
 
 func kindOf(o meridiov1.Object) string { return strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1alpha1.") }
+
+// NameErrors refuses, as the webhooks do at creation, every Trench, Attractor and Conduit whose
+// rendered objects would get names or label values the API server refuses with the settings
+// (the name prefix) of set. Run it after Snapshots, which gives the resources their namespace.
+func NameErrors(resources []Resource, set render.Settings) []error {
+	var errs []error
+	for _, r := range resources {
+		for _, e := range render.NameErrors(r.Object, set) {
+			errs = append(errs, fmt.Errorf("%s: %s: %s", r.Source, describe(r.Object), e.Error()))
+		}
+	}
+	return errs
+}

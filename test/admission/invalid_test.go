@@ -16,6 +16,7 @@ import (
 
 	"github.com/meridio-operator/meridio-operator/internal/offline"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
+	"github.com/meridio-operator/meridio-operator/render"
 )
 
 // cr builds a Meridio resource in YAML without a namespace; trench "" leaves the label out.
@@ -71,6 +72,11 @@ var invalidCases = []invalidCase{
 	{name: "attractor vlan-id changed", before: cr("Attractor", "x", "t1", attractorSpec), obj: cr("Attractor", "x", "t1", strings.Replace(attractorSpec, "vlan-id: 10", "vlan-id: 11", 1)), path: "spec.interface.nsm-vlan.vlan-id"},
 	{name: "attractor ipv6-prefix changed", before: cr("Attractor", "x", "t1", attractorSpec), obj: cr("Attractor", "x", "t1", strings.Replace(attractorSpec, `"100::/64"`, `"200::/64"`, 1)), path: "spec.interface.ipv6-prefix"},
 	{name: "attractor base-interface changed", before: cr("Attractor", "x", "t1", attractorSpec), obj: cr("Attractor", "x", "t1", strings.Replace(attractorSpec, "base-interface: eth0", "base-interface: eth1", 1)), path: "spec.interface.nsm-vlan.base-interface"},
+	{name: "attractor name not a DNS subdomain", obj: cr("Attractor", "FE_blue", "t1", attractorSpec), path: "metadata.name"},
+	{name: "attractor name too long for its Deployment's pod label", obj: cr("Attractor", strings.Repeat("a", 50), "t1", attractorSpec), path: "metadata.name"},
+	{name: "attractor name with a dot", obj: cr("Attractor", "fe.blue", "t1", attractorSpec), path: "metadata.name"},
+	{name: "conduit name too long for its DaemonSet", obj: cr("Conduit", strings.Repeat("c", 59), "t1", `{}`), path: "metadata.name"},
+	{name: "trench name too long for its StatefulSets", obj: cr("Trench", strings.Repeat("t", 48), "", `{ip-family: dualstack}`), path: "metadata.name"},
 	{name: "attractor trench label changed", before: cr("Attractor", "x", "t1", attractorSpec), obj: cr("Attractor", "x", "t2", attractorSpec), path: "metadata.labels[trench]"},
 	// Gateway
 	{name: "gateway without trench label", obj: cr("Gateway", "x", "", bgpSpec), path: "metadata.labels[trench]"},
@@ -144,8 +150,11 @@ func Test_invalidRefused(t *testing.T) {
 				o.SetNamespace(ns)
 				require.NoError(t, c.Create(ctx, o), o.GetName())
 			}
-			name := "bad"
 			obj := testutil.MustDecode(t, tc.obj)
+			name := "bad"
+			if obj.GetName() != "x" {
+				name = obj.GetName() // the case is about the name
+			}
 			obj.SetNamespace(ns)
 			obj.SetName(name)
 			var err error
@@ -207,7 +216,7 @@ func offlineVerdict(t *testing.T, tc invalidCase) error {
 		return errors.Join(errs...)
 	}
 	_, errs = offline.Snapshots(res, offline.DefaultNamespace)
-	return errors.Join(errs...)
+	return errors.Join(append(errs, offline.NameErrors(res, render.DefaultSettings())...)...)
 }
 
 // Test_offlineFixturesValid: the fixtures the offline verdicts are given are valid offline, so

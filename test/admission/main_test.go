@@ -6,8 +6,12 @@ import (
 	"os"
 	"testing"
 
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/meridio-operator/meridio-operator/controllers"
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
+	"github.com/meridio-operator/meridio-operator/render"
 )
 
 var (
@@ -15,7 +19,8 @@ var (
 	env *localapi.Env
 	// plainEnv serves the validating webhooks only (ENABLE_MUTATING_WEBHOOK=false).
 	plainEnv *localapi.Env
-	// bareEnv has no webhook at all: the CRD schemas and admission policies alone.
+	// bareEnv has no webhook at all: the CRD schemas and admission policies alone. The
+	// operator runs there (cluster mode), to show what it does with what gets in.
 	bareEnv *localapi.Env
 )
 
@@ -23,5 +28,7 @@ func TestMain(m *testing.M) {
 	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error {
 		env, plainEnv, bareEnv = e[0], e[1], e[2]
 		return nil
-	}, localapi.Options{}, localapi.Options{NoMutatingWebhook: true}, localapi.Options{NoWebhooks: true}))
+	}, localapi.Options{}, localapi.Options{NoMutatingWebhook: true}, localapi.Options{NoWebhooks: true, Setup: func(mgr ctrl.Manager) error {
+		return controllers.SetupWithClusterSink(mgr, controllers.Options{Settings: render.DefaultSettings()})
+	}}))
 }
