@@ -49,11 +49,12 @@ test: testenv verify ## Run every test against a real API server built from sour
 	go test $(GO_TEST_ARGS) ./...
 
 .PHONY: bench
-bench: testenv ## Run the benchmarks: render, cluster mode and git mode on a real API server (about 3 minutes).
+bench: testenv ## Run the benchmarks: render, cluster mode, git mode and a start with a backlog, on a real API server (about 5 minutes).
 	go test -run '^$$' -bench . -benchmem $(GO_TEST_ARGS) ./render/...
 	go test -run '^$$' -bench Converge -benchtime 1x -count 3 $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 	go test -run '^$$' -bench SteadyState -benchtime 50x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 	go test -run '^$$' -bench GitFlowEdit -benchtime 1x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
+	go test -run '^$$' -bench Backlog -benchtime 1x -v $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)|writes \('
 
 MODE ?= git
 

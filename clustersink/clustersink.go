@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -68,7 +69,13 @@ type Sink struct {
 type freshObject struct {
 	before string
 	obj    map[string]any
+	at     time.Time
 }
+
+// freshFor bounds how long an apply response stands in for a cache that has not seen it: a
+// cache is behind by milliseconds, and an object deleted by someone else right after our
+// apply must not be taken for present for long.
+const freshFor = 5 * time.Second
 
 var _ delivery.Sink = (*Sink)(nil)
 
@@ -189,7 +196,7 @@ func (s *Sink) Live(ctx context.Context, rendered client.Object) (map[string]any
 	if live != nil {
 		rv = (&unstructured.Unstructured{Object: live}).GetResourceVersion()
 	}
-	if rv == f.before {
+	if rv == f.before && time.Since(f.at) < freshFor {
 		return f.obj, nil // the cache is behind the apply
 	}
 	delete(s.fresh, key) // the cache has seen the apply, or something later
@@ -203,7 +210,7 @@ func (s *Sink) remember(key, before string, obj map[string]any) {
 	if s.fresh == nil {
 		s.fresh = map[string]freshObject{}
 	}
-	s.fresh[key] = freshObject{before: before, obj: obj}
+	s.fresh[key] = freshObject{before: before, obj: obj, at: time.Now()}
 }
 
 // desired is the object as applied: the render plus an owner reference to its resource.
@@ -235,7 +242,9 @@ func (s *Sink) desired(it render.Item) (map[string]any, error) {
 // upToDate reads the live object (from the cache) and tells whether applying desired would
 // change nothing; it also returns the live resourceVersion ("" when absent).
 func (s *Sink) upToDate(ctx context.Context, rendered client.Object, desired map[string]any) (bool, string, error) {
-	live, err := Live(ctx, s.Client, rendered)
+	// Our own recent apply stands in for a cache that has not seen it (a trench reconciled
+	// again right after its objects were created).
+	live, err := s.Live(ctx, rendered)
 	if err != nil || live == nil {
 		return false, "", err
 	}

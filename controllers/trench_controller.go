@@ -17,6 +17,7 @@ import (
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -60,6 +61,8 @@ type TrenchReconciler struct {
 
 	queue    atomic.Pointer[priorityqueue.PriorityQueue[reconcile.Request]]
 	inflight atomic.Int32
+	// deferred holds the trenches whose bookkeeping waits behind other trenches' workloads.
+	deferred sync.Map
 
 	// written remembers status and adoption patches, so that a cache lagging behind them does
 	// not cause the same patch twice.
@@ -175,6 +178,7 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		return ctrl.Result{}, err
 	}
 	if s.Trench == nil || !s.Trench.DeletionTimestamp.IsZero() {
+		r.deferred.Delete(req.NamespacedName)
 		return ctrl.Result{}, r.reconcileDelete(ctx, req, s)
 	}
 	renderStart := time.Now()
@@ -186,6 +190,11 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	// What the workloads need goes first; the bookkeeping (adoption, status) after.
 	del, deliverErr := r.Sink.Deliver(ctx, res)
 	delivered()
+	r.report(s.Trench, del, deliverErr)
+	if deliverErr == nil && r.deferBookkeeping(req, del) {
+		return ctrl.Result{RequeueAfter: time.Millisecond, Priority: ptr.To(bookkeepingPriority)}, nil
+	}
+	r.deferred.Delete(req.NamespacedName)
 	if err := r.adopt(ctx, s); err != nil {
 		return ctrl.Result{}, kerrors.NewAggregate([]error{deliverErr, err})
 	}
@@ -193,7 +202,6 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	defer func() {
 		retErr = kerrors.NewAggregate([]error{retErr, r.patchStatuses(ctx, req, before, resources(s))})
 	}()
-	r.report(s.Trench, del, deliverErr)
 	live, err := r.liveStates(ctx, res)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -201,6 +209,37 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	r.setStatuses(s, res, live, del, deliverErr)
 	log.V(1).Info("reconciled", "changed", len(del.Changed), "removed", len(del.Removed), "revision", del.Revision, "pending", del.Pending, "problems", len(res.Problems), "duration", time.Since(start))
 	return ctrl.Result{}, deliverErr
+}
+
+// bookkeepingPriority queues the adoption and status of a trench whose workloads went out
+// while others waited, behind every trench still waiting (the initial list's items come with
+// handler.LowPriority).
+const bookkeepingPriority = handler.LowPriority * 2
+
+// deferBookkeeping tells whether the adoption and status of a trench just delivered should wait
+// until the trenches queued after it got their workloads too: after a start or a bulk apply,
+// workloads are then present as early as a bare client would create them. A sink that delivers
+// later (Git) needs no such order: its deliveries wait for the backlog anyway.
+func (r *TrenchReconciler) deferBookkeeping(req ctrl.Request, del delivery.Result) bool {
+	if del.Commits || del.Pending {
+		return false
+	}
+	q := r.queue.Load()
+	if q == nil {
+		return false
+	}
+	waiting := (*q).Len()
+	r.deferred.Range(func(key, _ any) bool {
+		if key != req.NamespacedName {
+			waiting--
+		}
+		return waiting > 0
+	})
+	if waiting <= 0 {
+		return false
+	}
+	r.deferred.Store(req.NamespacedName, true)
+	return true
 }
 
 // adopt gives every resource of the trench a (non-controller) owner reference to the trench,

@@ -37,6 +37,7 @@ type runOptions struct {
 	probeAddr      string
 	leaderElect    bool
 	webhookPort    int
+	webhooks       bool
 	webhookCertDir string
 	mutating       bool
 	sink           string
@@ -96,6 +97,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one replica reconciles")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the admission webhook server")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the webhook server's tls.crt and tls.key")
+	fs.BoolVar(&o.webhooks, "enable-webhooks", envOr("ENABLE_WEBHOOKS", "true") != "false", "serve the admission webhooks (ENABLE_WEBHOOKS); without them only the CRD schemas and the admission policies of config/policy guard the resources")
 	fs.BoolVar(&o.mutating, "enable-mutating-webhook", envOr("ENABLE_MUTATING_WEBHOOK", "true") != "false", "serve the Gateway defaulting webhook (ENABLE_MUTATING_WEBHOOK)")
 	fs.StringVar(&o.sink, "sink", "cluster", "where rendered objects go: cluster (applied to this cluster) or git (committed for Flux or Argo CD)")
 	fs.StringVar(&o.git.url, "git-url", "", "git mode: the repository, https://, ssh:// or file:// (user info is taken as credentials and never shown)")
@@ -182,7 +184,9 @@ func cacheOptions(o *ctrl.Options, namespace string) {
 	for _, obj := range clustersink.ManagedObjects() {
 		byObject[obj] = cache.ByObject{Label: managed}
 	}
-	o.Cache = cache.Options{ByObject: byObject}
+	// Nothing reads managed fields back: leaving them out of the cache saves a good part of
+	// its memory (they are often the larger half of a workload object).
+	o.Cache = cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 	if namespace != "" {
 		o.Cache.DefaultNamespaces = map[string]cache.Config{namespace: {}}
 	}
@@ -207,8 +211,12 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	if err != nil {
 		return err
 	}
-	if err := webhooks.Setup(mgr, webhooks.Options{Mutating: o.mutating, Settings: settings}); err != nil {
-		return err
+	ready := healthz.Ping
+	if o.webhooks {
+		if err := webhooks.Setup(mgr, webhooks.Options{Mutating: o.mutating, Settings: settings}); err != nil {
+			return err
+		}
+		ready = mgr.GetWebhookServer().StartedChecker()
 	}
 	sink, err := newSink(mgr, o)
 	if err != nil {
@@ -220,9 +228,9 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", mgr.GetWebhookServer().StartedChecker()); err != nil {
+	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		return err
 	}
-	ctrl.Log.Info("starting", "namespace", o.namespace, "sink", o.sink, "mutatingWebhook", o.mutating, "gitURL", gitsink.RedactURL(o.git.url))
+	ctrl.Log.Info("starting", "namespace", o.namespace, "sink", o.sink, "webhooks", o.webhooks, "mutatingWebhook", o.mutating, "gitURL", gitsink.RedactURL(o.git.url))
 	return mgr.Start(ctx)
 }

@@ -37,6 +37,8 @@ import (
 type Options struct {
 	// NoMutatingWebhook leaves the Gateway defaulting webhook out, as ENABLE_MUTATING_WEBHOOK=false does.
 	NoMutatingWebhook bool
+	// APIServerArgs are more flags of kube-apiserver (e.g. an audit log), by name without "--".
+	APIServerArgs map[string]string
 	// Settings are the render settings the webhooks check names with (nil: the defaults).
 	Settings *render.Settings
 	// NoWebhooks installs and serves no webhook at all: only the CRD schemas and the admission
@@ -102,6 +104,9 @@ func Start(opts Options) (*Env, error) {
 	// As OpenShift does: setting an owner reference with blockOwnerDeletion needs update on
 	// the owner's finalizers, which the operator's Role must grant.
 	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+	for k, v := range opts.APIServerArgs {
+		env.ControlPlane.GetAPIServer().Configure().Set(k, v)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("start envtest: %w", err)

@@ -1,0 +1,499 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meridio-operator/meridio-operator/clustersink"
+	"github.com/meridio-operator/meridio-operator/internal/localapi"
+	"github.com/meridio-operator/meridio-operator/internal/offline"
+	"github.com/meridio-operator/meridio-operator/internal/testutil"
+	"github.com/meridio-operator/meridio-operator/render"
+)
+
+// Client-side rate limits of the operator and of the floor client in the backlog scenario: high
+// enough that the API server, not a token bucket, is what both wait for.
+const (
+	backlogQPS   = "1000"
+	backlogBurst = "2000"
+	// floorWorkers is how many objects the floor client creates at once (the operator's
+	// default number of concurrent reconciles).
+	floorWorkers = 4
+)
+
+// auditPolicy records every write in the benchmark's namespaces with its request and response
+// (the response's resourceVersion tells a write that changed nothing), and nothing else.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: RequestResponse
+  verbs: [create, update, patch, delete, deletecollection]
+  namespaces: [%s]
+- level: None
+`
+
+// backlogEnv is an API server with no webhook and an audit log of the benchmark's writes.
+type backlogEnv struct {
+	*localapi.Env
+	auditLog string
+}
+
+var (
+	backlogOnce sync.Once
+	backlog     *backlogEnv
+	backlogErr  error
+)
+
+// backlogNamespaces are the namespaces the audit policy covers.
+func backlogNamespaces() []string {
+	var out []string
+	for _, n := range []int{50, 200} {
+		out = append(out, fmt.Sprintf("backlog-%d", n), fmt.Sprintf("floor-%d", n))
+	}
+	return out
+}
+
+func startBacklogEnv(b *testing.B) *backlogEnv {
+	backlogOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "meridio-backlog-")
+		if err != nil {
+			backlogErr = err
+			return
+		}
+		policy := filepath.Join(dir, "audit-policy.yaml")
+		if backlogErr = os.WriteFile(policy, fmt.Appendf(nil, auditPolicy, strings.Join(backlogNamespaces(), ", ")), 0o600); backlogErr != nil {
+			return
+		}
+		log := filepath.Join(dir, "audit.log")
+		e, err := localapi.Start(localapi.Options{NoWebhooks: true, APIServerArgs: map[string]string{
+			"audit-policy-file": policy, "audit-log-path": log, "audit-log-format": "json", "audit-log-mode": "blocking",
+		}})
+		backlog, backlogErr = &backlogEnv{Env: e, auditLog: log}, err
+	})
+	if backlogErr != nil {
+		b.Fatal(backlogErr)
+	}
+	return backlog
+}
+
+// auditEvent is what the benchmark reads of one audit log line.
+type auditEvent struct {
+	Verb      string `json:"verb"`
+	UserAgent string `json:"userAgent"`
+	ObjectRef *struct {
+		Resource    string `json:"resource"`
+		Subresource string `json:"subresource"`
+		Namespace   string `json:"namespace"`
+		Name        string `json:"name"`
+	} `json:"objectRef"`
+	ResponseStatus *struct {
+		Code int `json:"code"`
+	} `json:"responseStatus"`
+	ResponseObject *struct {
+		Metadata struct {
+			Name            string `json:"name"`
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	} `json:"responseObject"`
+	StageTimestamp metav1.MicroTime `json:"stageTimestamp"`
+}
+
+// writeStats are the writes of one client in one namespace, as the API server recorded them.
+type writeStats struct {
+	byKind    map[string]int // "verb resource[/subresource]"
+	noopKinds map[string]int
+	total     int
+	noops     int
+	first     time.Time
+	last      time.Time
+}
+
+// readWrites reads the audit log: the successful writes in namespace by clients whose user agent
+// starts with agent. A write whose response has the resourceVersion the object already had
+// changed nothing.
+func readWrites(b *testing.B, log, namespace, agent string) writeStats {
+	f, err := os.Open(log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	st := writeStats{byKind: map[string]int{}, noopKinds: map[string]int{}}
+	rv := map[string]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var e auditEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			b.Fatal(err)
+		}
+		if e.ObjectRef == nil || e.ObjectRef.Namespace != namespace || e.ResponseStatus == nil || e.ResponseStatus.Code >= 300 {
+			continue
+		}
+		name := e.ObjectRef.Name
+		if name == "" && e.ResponseObject != nil {
+			name = e.ResponseObject.Metadata.Name
+		}
+		key := e.ObjectRef.Resource + "/" + name
+		newRV := ""
+		if e.ResponseObject != nil {
+			newRV = e.ResponseObject.Metadata.ResourceVersion
+		}
+		noop := newRV != "" && rv[key] == newRV
+		if newRV != "" {
+			rv[key] = newRV
+		}
+		if !strings.HasPrefix(e.UserAgent, agent) {
+			continue
+		}
+		kind := e.Verb + " " + e.ObjectRef.Resource
+		if e.ObjectRef.Subresource != "" {
+			kind += "/" + e.ObjectRef.Subresource
+		}
+		st.byKind[kind]++
+		st.total++
+		if noop {
+			st.noops++
+			st.noopKinds[kind]++
+		}
+		if t := e.StageTimestamp.Time; t.After(st.last) {
+			st.last = t
+		}
+		if t := e.StageTimestamp.Time; st.first.IsZero() || t.Before(st.first) {
+			st.first = t
+		}
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+func (s writeStats) String() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(s.byKind)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, s.byKind[k]))
+	}
+	s2 := strings.Join(parts, ", ")
+	if s.noops > 0 {
+		s2 += fmt.Sprintf("; changed nothing: %v", s.noopKinds)
+	}
+	return s2
+}
+
+// trenchSets are the resources of n trench sets in namespace, defaulted as admission would
+// (the benchmark's API server has no webhook), and what the operator renders of them.
+func trenchSets(b *testing.B, namespace string, n int) ([]offline.Resource, []*render.Result) {
+	var docs []string
+	for i := range n {
+		docs = append(docs, testutil.TrenchSet(namespace, fmt.Sprintf("t%03d", i))...)
+	}
+	res, errs := offline.Decode("sets.yaml", strings.NewReader(strings.Join(docs, "---\n")))
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	snaps, errs := offline.Snapshots(res, namespace)
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	var out []*render.Result
+	for _, s := range snaps {
+		r, err := render.Render(s, render.DefaultSettings())
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return res, out
+}
+
+// presence watches the workload objects of a namespace and records when every expected object
+// exists and every ConfigMap holds its expected data.
+type presence struct {
+	done chan time.Time
+	// missing tells what is not there yet, for a timeout's message.
+	missing func() string
+}
+
+func watchPresence(b *testing.B, cfg *rest.Config, namespace string, want []*render.Result) *presence {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	c, err := cache.New(cfg, cache.Options{Scheme: localapi.Scheme(), DefaultNamespaces: map[string]cache.Config{namespace: {}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := map[string]bool{}
+	data := map[string]map[string]string{}
+	for _, r := range want {
+		for _, it := range r.Items {
+			ids[clustersink.ID(it.Object)] = true
+		}
+		cm := r.Configuration.(*corev1.ConfigMap)
+		data[cm.Name] = cm.Data
+	}
+	var mu sync.Mutex
+	mismatch := ""
+	seen := map[string]bool{}
+	complete := map[string]bool{}
+	p := &presence{done: make(chan time.Time, 1)}
+	p.missing = func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for id := range ids {
+			if !seen[id] {
+				out = append(out, id)
+			}
+		}
+		for name := range data {
+			if !complete[name] {
+				out = append(out, "incomplete ConfigMap/"+name)
+			}
+		}
+		sort.Strings(out)
+		return fmt.Sprintf("%d missing (%s): %.2000s", len(out), mismatch, strings.Join(out, ", "))
+	}
+	// Objects from an informer carry no kind: it comes with the informer.
+	check := func(kind string, obj any, gone bool) {
+		o, ok := obj.(client.Object)
+		if !ok {
+			return
+		}
+		id := kind + "/" + o.GetName()
+		mu.Lock()
+		defer mu.Unlock()
+		if !ids[id] {
+			return
+		}
+		seen[id] = !gone
+		if cm, ok := o.(*corev1.ConfigMap); ok {
+			complete[cm.Name] = !gone && reflect.DeepEqual(cm.Data, data[cm.Name])
+			if !complete[cm.Name] && !gone {
+				for k, v := range data[cm.Name] {
+					if cm.Data[k] != v {
+						mismatch = fmt.Sprintf("%s %s: %q != %q", cm.Name, k, cm.Data[k], v)
+					}
+				}
+			}
+		}
+		for id := range ids {
+			if !seen[id] {
+				return
+			}
+		}
+		for name := range data {
+			if !complete[name] {
+				return
+			}
+		}
+		select {
+		case p.done <- time.Now():
+		default:
+		}
+	}
+	for _, l := range clustersink.ManagedLists() {
+		item := listItem(l)
+		kind := reflect.TypeOf(item).Elem().Name()
+		inf, err := c.GetInformer(ctx, item)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { check(kind, o, false) },
+			UpdateFunc: func(_, o any) { check(kind, o, false) },
+			DeleteFunc: func(o any) { check(kind, o, true) },
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		b.Fatal("presence cache did not sync")
+	}
+	return p
+}
+
+// listItem is an empty object of the kind a list holds.
+func listItem(l client.ObjectList) client.Object {
+	t := reflect.TypeOf(l).Elem()
+	f, _ := t.FieldByName("Items")
+	return reflect.New(f.Type.Elem()).Interface().(client.Object)
+}
+
+func (p *presence) wait(b *testing.B, timeout time.Duration) time.Time {
+	select {
+	case t := <-p.done:
+		return t
+	case <-time.After(timeout):
+		b.Fatal("the objects did not all appear: " + p.missing())
+		return time.Time{}
+	}
+}
+
+// floor creates the rendered objects with workers concurrent creates, as a bare client would,
+// and returns how long it took until the watch saw them all.
+func floor(b *testing.B, e *backlogEnv, namespace string, want []*render.Result) time.Duration {
+	p := watchPresence(b, e.Config, namespace, want)
+	cfg := rest.CopyConfig(e.Config)
+	cfg.UserAgent = "floor"
+	cfg.QPS, cfg.Burst = float32(mustFloat(backlogQPS)), int(mustFloat(backlogBurst))
+	c, err := client.New(cfg, client.Options{Scheme: localapi.Scheme()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	objs := make(chan client.Object)
+	var wg sync.WaitGroup
+	errs := make(chan error, floorWorkers)
+	start := time.Now()
+	for range floorWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range objs {
+				if err := c.Create(context.Background(), o); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for _, r := range want {
+		for _, it := range r.Items {
+			objs <- it.Object.DeepCopyObject().(client.Object)
+		}
+	}
+	close(objs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	return p.wait(b, 2*time.Minute).Sub(start)
+}
+
+func mustFloat(s string) float64 {
+	var f float64
+	if _, err := fmt.Sscan(s, &f); err != nil {
+		panic(err)
+	}
+	return f
+}
+
+// backlogRun is what one start of the operator binary with a backlog gave.
+type backlogRun struct {
+	start              time.Time
+	present, lastWrite time.Duration
+	writes             writeStats
+	cpu                time.Duration
+	maxRSS             int64 // bytes
+}
+
+// runOperatorBacklog stores the trench sets, starts the operator binary, and measures until
+// every object is present and its writes have stopped.
+func runOperatorBacklog(b *testing.B, e *backlogEnv, namespace string, n int) backlogRun {
+	ctx := context.Background()
+	crs, want := trenchSets(b, namespace, n)
+	for _, r := range crs {
+		if err := e.Client.Create(ctx, r.Object); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p := watchPresence(b, e.Config, namespace, want)
+	dir := b.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, e.KubeConfig, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(testutil.OperatorBinary(b), "run", "--namespace", namespace, "--enable-webhooks=false",
+		"--metrics-bind-address", "0", fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", testutil.FreePort(b)),
+		"--kube-api-qps", backlogQPS, "--kube-api-burst", backlogBurst, "--log-level", "error")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill() })
+	present := p.wait(b, 3*time.Minute).Sub(start)
+	// The writes have stopped when the audit log has had none of the operator's for 2 s.
+	var st writeStats
+	for {
+		time.Sleep(time.Second)
+		st = readWrites(b, e.auditLog, namespace, "meridio-operator")
+		if time.Since(st.last) > 2*time.Second {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("operator: %v\n%s", err, out)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return backlogRun{start: start, present: present, lastWrite: st.last.Sub(start), writes: st, cpu: cpu, maxRSS: ru.Maxrss * 1024}
+}
+
+// backlogSizes are the numbers of trenches of the backlog benchmark.
+var backlogSizes = []int{50, 200}
+
+// BenchmarkBacklog: N trenches (9 resources each, the full example set) are stored before the
+// operator binary starts, with no webhook registered. It reports the time until every workload
+// object exists and every ConfigMap is complete, the time of its last write, its writes as the
+// API server's audit log counts them (and those that changed nothing), its CPU time and peak
+// RSS; and, in the same run, the floor: a bare client creating the same rendered objects with
+// 4 workers. Both have the same client-side rate limit.
+func BenchmarkBacklog(b *testing.B) {
+	e := startBacklogEnv(b)
+	for _, n := range backlogSizes {
+		b.Run(fmt.Sprintf("trenches=%d", n), func(b *testing.B) {
+			if b.N > 1 {
+				b.Skip("one run per namespace: use -benchtime 1x")
+			}
+			_, want := trenchSets(b, fmt.Sprintf("floor-%d", n), n)
+			for _, ns := range []string{fmt.Sprintf("floor-%d", n), fmt.Sprintf("backlog-%d", n)} {
+				if err := e.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			fl := floor(b, e, fmt.Sprintf("floor-%d", n), want)
+			ns := fmt.Sprintf("backlog-%d", n)
+			run := runOperatorBacklog(b, e, ns, n)
+			objects := float64(9 * n)
+			b.ReportMetric(fl.Seconds(), "floor-s")
+			b.ReportMetric(run.present.Seconds(), "present-s")
+			b.ReportMetric(run.present.Seconds()/fl.Seconds(), "present/floor")
+			b.ReportMetric(run.writes.first.Sub(run.start).Seconds(), "first-write-s")
+			b.ReportMetric(run.lastWrite.Seconds(), "last-write-s")
+			b.ReportMetric(run.lastWrite.Seconds()/fl.Seconds(), "last-write/floor")
+			b.ReportMetric(float64(run.writes.total)/objects, "writes/object")
+			b.ReportMetric(float64(run.writes.noops), "noop-writes")
+			b.ReportMetric(run.cpu.Seconds(), "cpu-s")
+			b.ReportMetric(float64(run.maxRSS)/(1<<20), "peak-rss-MiB")
+			b.Logf("N=%d writes (%d): %s", n, run.writes.total, run.writes)
+		})
+	}
+}
