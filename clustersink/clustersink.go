@@ -62,6 +62,7 @@ type Sink struct {
 	// until the cache has caught up with them: Live answers from them meanwhile.
 	mu    sync.Mutex
 	fresh map[string]freshObject
+	swept time.Time // when fresh was last rid of expired responses
 }
 
 // freshObject is an apply response and the resourceVersion the object had before the apply
@@ -132,14 +133,20 @@ func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (b
 		return false, err
 	}
 	key := memoKey(res.Namespace, res.Trench, id)
-	if same || s.written.Repeats(key, "apply", liveRV, desired) {
+	// The memo keeps what identifies the write, not the object: the render's content hash and
+	// the owner it is applied for.
+	written := it.Object.GetAnnotations()[render.AnnotationHash] + "/" + string(it.Owner.UID)
+	if same || s.written.Repeats(key, "apply", liveRV, written) {
 		return false, nil
 	}
 	u := &unstructured.Unstructured{Object: desired}
 	if err := s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner)); err != nil {
 		return false, fmt.Errorf("apply %s: %w", id, err)
 	}
-	s.written.Record(key, "apply", liveRV, u.GetResourceVersion(), desired)
+	s.written.Record(key, "apply", liveRV, u.GetResourceVersion(), written)
+	// The response stands in for the cache, which holds objects without their managed fields
+	// too (and they would be most of its size).
+	u.SetManagedFields(nil)
 	s.remember(res.Namespace+"/"+id, liveRV, u.Object)
 	return true, nil
 }
@@ -203,6 +210,17 @@ func (s *Sink) Live(ctx context.Context, rendered client.Object) (map[string]any
 	return live, nil
 }
 
+// Observed is told of every rendered object the cache receives: an apply response it kept for
+// a cache that had not seen the apply is dropped once the cache has.
+func (s *Sink) Observed(obj client.Object) {
+	key := obj.GetNamespace() + "/" + ID(obj)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.fresh[key]; ok && f.before != obj.GetResourceVersion() {
+		delete(s.fresh, key)
+	}
+}
+
 // remember keeps an apply response for Live.
 func (s *Sink) remember(key, before string, obj map[string]any) {
 	s.mu.Lock()
@@ -210,7 +228,16 @@ func (s *Sink) remember(key, before string, obj map[string]any) {
 	if s.fresh == nil {
 		s.fresh = map[string]freshObject{}
 	}
-	s.fresh[key] = freshObject{before: before, obj: obj, at: time.Now()}
+	now := time.Now()
+	if now.Sub(s.swept) >= freshFor {
+		s.swept = now
+		for k, f := range s.fresh {
+			if now.Sub(f.at) >= freshFor {
+				delete(s.fresh, k)
+			}
+		}
+	}
+	s.fresh[key] = freshObject{before: before, obj: obj, at: now}
 }
 
 // desired is the object as applied: the render plus an owner reference to its resource.

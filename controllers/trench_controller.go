@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -73,6 +74,12 @@ type TrenchReconciler struct {
 // resource-template annotation changes the render); status updates are not our business.
 var changed = predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{})
 
+// notCreated drops the creation of rendered objects when the sink applies them: the operator
+// created them itself (the trenches of objects found at start-up are enqueued from the sink's
+// inventory), and a reconcile for each would only compete with the trenches still waiting for
+// their workloads. Changes and deletions are still watched, to follow status and repair drift.
+var notCreated = predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
+
 // SetupWithManager watches the seven kinds and the rendered objects, each mapped to its trench.
 func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	workers := r.MaxConcurrentReconciles
@@ -86,8 +93,15 @@ func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, o := range []client.Object{&meridiov1.Attractor{}, &meridiov1.Gateway{}, &meridiov1.Vip{}, &meridiov1.Conduit{}, &meridiov1.Stream{}, &meridiov1.Flow{}} {
 		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(meridiov1.TrenchLabel)), builder.WithPredicates(changed))
 	}
+	obs, applies := r.Sink.(observer)
 	for _, o := range clustersink.ManagedObjects() {
-		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench)))
+		if !applies {
+			// Someone else (Flux, Argo CD) creates the objects: their creation is news.
+			b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench)))
+			continue
+		}
+		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench)), builder.WithPredicates(notCreated))
+		b = b.Watches(o, observe(obs))
 	}
 	if b, ok := r.Sink.(backlogAware); ok {
 		b.SetBacklog(r.backlog)
@@ -98,6 +112,24 @@ func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// Trenches the sink holds output for but that no longer exist are only found this way.
 	b = b.WatchesRawSource(source.Func(r.enqueueDelivered))
 	return b.Complete(r)
+}
+
+// observer is a sink that applies the rendered objects itself, and wants to see them as the
+// cache does.
+type observer interface {
+	Observed(obj client.Object)
+}
+
+// observe passes every object the cache receives to the sink, and enqueues nothing.
+func observe(obs observer) handler.EventHandler {
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			obs.Observed(e.Object)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			obs.Observed(e.ObjectNew)
+		},
+	}
 }
 
 // backlogAware is a sink that batches deliveries while more reconciles are coming.

@@ -37,6 +37,7 @@ type runOptions struct {
 	probeAddr      string
 	leaderElect    bool
 	webhookPort    int
+	pprofAddr      string
 	webhooks       bool
 	webhookCertDir string
 	mutating       bool
@@ -93,6 +94,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.namespace, "namespace", podNamespace(), `namespace whose Meridio resources are reconciled; "" for all (default: the operator's own)`)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint (0 turns it off)")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "address of the Go profiler's endpoints (/debug/pprof); empty turns it off")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one replica reconciles")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the admission webhook server")
@@ -202,6 +204,7 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 		Scheme:                 scheme.New(),
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress: o.probeAddr,
+		PprofBindAddress:       o.pprofAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "132659e3.nordix.org",
 		WebhookServer:          webhook.NewServer(webhook.Options{Port: o.webhookPort, CertDir: o.webhookCertDir}),
