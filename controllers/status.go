@@ -63,7 +63,7 @@ func statusInputsFor(s *meridiov1.Snapshot, res *render.Result, live map[string]
 	var trenchProblems []render.Problem
 	for _, p := range res.Problems {
 		problems[p.Owner] = append(problems[p.Owner], p)
-		if p.Owner.Kind == "Trench" && p.Reason == render.ReasonInvalidName {
+		if p.Owner.Kind == "Trench" && (p.Reason == render.ReasonInvalidName || p.Reason == render.ReasonConfigurationTooLarge) {
 			trenchProblems = append(trenchProblems, render.Problem{Owner: p.Owner, Reason: p.Reason, Message: "the trench " + p.Message})
 		}
 	}
@@ -93,7 +93,7 @@ func statusInputsFor(s *meridiov1.Snapshot, res *render.Result, live map[string]
 			}
 		}
 		if owner.Kind != "Trench" && len(trenchProblems) > 0 {
-			// Nothing of a trench that cannot be rendered is delivered.
+			// Nothing of a trench that cannot be rendered or delivered is delivered.
 			in.problems = append(in.problems, trenchProblems...)
 		}
 		out[owner] = in

@@ -219,8 +219,13 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	// What the workloads need goes first; the bookkeeping (adoption, status) after.
-	del, deliverErr := r.Sink.Deliver(ctx, res)
+	// What the workloads need goes first; the bookkeeping (adoption, status) after. A render
+	// that cannot be delivered (it would fail at every retry) is only reported, as Stalled.
+	var del delivery.Result
+	var deliverErr error
+	if res.Undeliverable() == nil {
+		del, deliverErr = r.Sink.Deliver(ctx, res)
+	}
 	delivered()
 	r.report(s.Trench, del, deliverErr)
 	if deliverErr == nil && r.deferBookkeeping(req, del) {

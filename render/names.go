@@ -147,3 +147,25 @@ func NameErrors(obj meridiov1.Object, set Settings) field.ErrorList {
 	}
 	return errs
 }
+
+// ConfigurationErrors refuses a resource whose trench's ConfigMap, with the resource stored as
+// it is, would be larger than the API server accepts (s is the trench before the change). The
+// admission webhooks and the offline render call it.
+func ConfigurationErrors(obj meridiov1.Validated, s *meridiov1.Snapshot, set Settings) field.ErrorList {
+	if s == nil {
+		return nil
+	}
+	after := s.With(obj)
+	if after.Trench == nil {
+		return nil // refused for its missing trench
+	}
+	cm, err := configMap(after, &set)
+	if err != nil {
+		return field.ErrorList{field.InternalError(nil, err)}
+	}
+	if size := ConfigMapSize(cm); size > MaxConfigMapSize {
+		return field.ErrorList{field.Invalid(field.NewPath("spec"), field.OmitValueType{},
+			fmt.Sprintf("the trench's configuration ConfigMap %s would hold %d bytes with this %s, over the API server's limit of %d bytes for a ConfigMap", cm.Name, size, OwnerOf(obj).Kind, MaxConfigMapSize))}
+	}
+	return nil
+}

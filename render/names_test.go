@@ -1,11 +1,13 @@
 package render_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
@@ -111,4 +113,50 @@ func Test_invalidNameStalls(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{render.ReasonInvalidName}, reasons)
+}
+
+// bigFlows returns n flows of the trench whose byte-matches make about size bytes each in the
+// ConfigMap.
+func bigFlows(trench string, n, size int) []meridiov1.Flow {
+	var out []meridiov1.Flow
+	for i := range n {
+		f := meridiov1.Flow{}
+		f.Name, f.Namespace = fmt.Sprintf("big-%d", i), "default"
+		f.Labels = map[string]string{meridiov1.TrenchLabel: trench}
+		f.Spec.Stream, f.Spec.Vips, f.Spec.Protocols = "stream-1", []string{"vip1"}, []meridiov1.TransportProtocol{"tcp"}
+		for j := 0; j < size/24; j++ {
+			f.Spec.ByteMatches = append(f.Spec.ByteMatches, fmt.Sprintf("tcp[0:2] = %d", j))
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// Test_configurationTooLarge: a trench whose ConfigMap would exceed the API server's limit is
+// reported once, on the trench, and is not delivered at all; a resource that would push it over
+// the limit is refused with the size and the limit.
+func Test_configurationTooLarge(t *testing.T) {
+	s := loadExample(t, "trench-a.yaml")[0]
+	set := render.DefaultSettings()
+	big := bigFlows(s.Trench.Name, 2, 700_000)
+	assert.Empty(t, render.ConfigurationErrors(&big[0], s, set), "one flow fits")
+	s.Flows = append(s.Flows, big[0])
+	s.Sort()
+	errs := render.ConfigurationErrors(&big[1], s, set)
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0].Error(), "spec: Invalid value: the trench's configuration ConfigMap meridio-configuration-trench-a would hold")
+	assert.Contains(t, errs[0].Error(), "over the API server's limit of 1048576 bytes")
+
+	res, err := render.Render(s, set)
+	require.NoError(t, err)
+	assert.Nil(t, res.Undeliverable())
+	s.Flows = append(s.Flows, big[1])
+	s.Sort()
+	res, err = render.Render(s, set)
+	require.NoError(t, err)
+	p := res.Undeliverable()
+	require.NotNil(t, p)
+	assert.Equal(t, render.Owner{Kind: "Trench", Name: "trench-a"}, p.Owner)
+	assert.Equal(t, render.ReasonConfigurationTooLarge, p.Reason)
+	assert.Greater(t, render.ConfigMapSize(res.Configuration.(*corev1.ConfigMap)), render.MaxConfigMapSize)
 }

@@ -31,7 +31,37 @@ const (
 const (
 	ReasonResourceTemplateNotFound = "ResourceTemplateNotFound"
 	ReasonInvalidSpec              = "InvalidSpec"
+	// ReasonConfigurationTooLarge: the trench's ConfigMap would be larger than the API server
+	// accepts; the trench is not delivered at all (a partial configuration would be wrong).
+	ReasonConfigurationTooLarge = "ConfigurationTooLarge"
 )
+
+// MaxConfigMapSize is the API server's limit on the data of a ConfigMap (keys and values).
+const MaxConfigMapSize = 1 << 20
+
+// ConfigMapSize is what the API server counts against MaxConfigMapSize.
+func ConfigMapSize(cm *corev1.ConfigMap) int {
+	n := 0
+	for k, v := range cm.Data {
+		n += len(k) + len(v)
+	}
+	for k, v := range cm.BinaryData {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// Undeliverable is the problem that keeps the whole render from being delivered (nil if none):
+// delivering it would fail at every retry, and delivering part of it would leave the workloads
+// with a configuration that is not the resources'.
+func (r *Result) Undeliverable() *Problem {
+	for i, p := range r.Problems {
+		if p.Reason == ReasonConfigurationTooLarge {
+			return &r.Problems[i]
+		}
+	}
+	return nil
+}
 
 // Owner names the Meridio resource an object is rendered for.
 type Owner struct {

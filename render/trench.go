@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -141,6 +142,10 @@ func (r *renderer) trenchObjects(s *meridiov1.Snapshot) error {
 	}
 	r.add(t, cm)
 	r.result.Configuration = cm
+	if size := ConfigMapSize(cm); size > MaxConfigMapSize {
+		r.problem(t, ReasonConfigurationTooLarge, fmt.Sprintf("the configuration ConfigMap %s would hold %d bytes, over the API server's limit of %d for a ConfigMap: nothing of the trench is delivered until its resources shrink (fewer flows, streams or vips)",
+			cm.Name, size, MaxConfigMapSize))
+	}
 	r.add(t, r.nsp(t))
 	r.add(t, service(r.set.name("nsp-service", t.Name), t.Namespace, r.set.name("nsp", t.Name), nspPort))
 	r.add(t, r.ipam(t))

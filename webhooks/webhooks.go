@@ -94,7 +94,7 @@ func (v *validator[T]) ValidateCreate(ctx context.Context, obj T) (admission.War
 		return nil, invalid(obj, errs)
 	}
 	// Names are immutable: a name that cannot render is refused when it is created.
-	if errs := render.NameErrors(obj, v.settings); len(errs) > 0 {
+	if errs := append(render.NameErrors(obj, v.settings), render.ConfigurationErrors(obj, s, v.settings)...); len(errs) > 0 {
 		return nil, invalid(obj, errs)
 	}
 	return meridiov1.Messages(obj.Findings(s)), nil
@@ -110,7 +110,7 @@ func (v *validator[T]) ValidateUpdate(ctx context.Context, oldObj, obj T) (admis
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	if errs := obj.Validate(s); len(errs) > 0 {
+	if errs := append(obj.Validate(s), render.ConfigurationErrors(obj, s, v.settings)...); len(errs) > 0 {
 		return nil, invalid(obj, errs)
 	}
 	return meridiov1.Messages(obj.Findings(s)), nil

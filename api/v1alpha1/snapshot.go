@@ -90,3 +90,41 @@ func appendPointers[T any, P interface {
 	}
 	return out
 }
+
+// With returns a copy of the snapshot in which obj replaces the resource of its kind and name
+// (or is added), sorted: the trench as it would be once obj is stored. The lists are copied;
+// the resources in them are shared with s.
+func (s *Snapshot) With(obj Validated) *Snapshot {
+	out := &Snapshot{Trench: s.Trench,
+		Attractors: slices.Clone(s.Attractors), Gateways: slices.Clone(s.Gateways), Vips: slices.Clone(s.Vips),
+		Conduits: slices.Clone(s.Conduits), Streams: slices.Clone(s.Streams), Flows: slices.Clone(s.Flows)}
+	switch o := obj.(type) {
+	case *Trench:
+		out.Trench = o
+	case *Attractor:
+		out.Attractors = replaceOrAdd(out.Attractors, *o)
+	case *Gateway:
+		out.Gateways = replaceOrAdd(out.Gateways, *o)
+	case *Vip:
+		out.Vips = replaceOrAdd(out.Vips, *o)
+	case *Conduit:
+		out.Conduits = replaceOrAdd(out.Conduits, *o)
+	case *Stream:
+		out.Streams = replaceOrAdd(out.Streams, *o)
+	case *Flow:
+		out.Flows = replaceOrAdd(out.Flows, *o)
+	}
+	out.Sort()
+	return out
+}
+
+func replaceOrAdd[T any, P interface {
+	*T
+	GetName() string
+}](items []T, item T) []T {
+	if i := slices.IndexFunc(items, func(x T) bool { return P(&x).GetName() == P(&item).GetName() }); i >= 0 {
+		items[i] = item
+		return items
+	}
+	return append(items, item)
+}

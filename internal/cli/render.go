@@ -69,6 +69,11 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+		if p := res.Undeliverable(); p != nil {
+			// The operator would deliver nothing of it: refused, as the webhooks refuse it.
+			fmt.Fprintf(stderr, "%s %s/%s: %s\n", p.Owner.Kind, res.Namespace, p.Owner.Name, p.Message)
+			return 1
+		}
 		for _, p := range res.Problems {
 			fmt.Fprintf(stderr, "warning: %s %s/%s: %s\n", p.Owner.Kind, res.Namespace, p.Owner.Name, p.Message)
 		}
