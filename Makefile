@@ -56,6 +56,14 @@ bench: testenv ## Run the benchmarks: render, cluster mode, git mode and a start
 	go test -run '^$$' -bench GitFlowEdit -benchtime 1x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 	go test -run '^$$' -bench Backlog -benchtime 1x -v $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)|writes \('
 
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Fuzz the validation functions, the offline YAML reader and render, FUZZTIME each (the seeds under testdata/fuzz run in make test).
+	go test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./api/v1alpha1
+	go test -run '^$$' -fuzz '^FuzzReadYAML$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/offline
+	go test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./render
+
 MODE ?= git
 
 .PHONY: run
