@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -53,6 +54,17 @@ func (r *Repository) sendPack(ctx context.Context, auth transport.AuthMethod, ca
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
 	req.Commands = []*packp.Command{{Name: ref, Old: remoteOld, New: commit}}
+	// The server's own words (a refusing hook's) come on the progress band; without one, a
+	// server may mix them into the reply.
+	var remote remoteMessages
+	switch {
+	case ar.Capabilities.Supports(capability.Sideband64k):
+		req.Capabilities.Set(capability.Sideband64k)
+		req.Progress = &remote
+	case ar.Capabilities.Supports(capability.Sideband):
+		req.Capabilities.Set(capability.Sideband)
+		req.Progress = &remote
+	}
 	rd, wr := io.Pipe()
 	req.Packfile = rd
 	done := make(chan error, 1)
@@ -67,13 +79,33 @@ func (r *Repository) sendPack(ctx context.Context, auth transport.AuthMethod, ca
 	rs, err := sess.ReceivePack(ctx, req)
 	if err != nil {
 		_ = rd.Close()
-		return err
+		return remote.wrap(err)
 	}
 	if err := <-done; err != nil {
 		return fmt.Errorf("write the pack: %w", err)
 	}
 	if rs != nil {
-		return rs.Error()
+		return remote.wrap(rs.Error())
 	}
 	return nil
+}
+
+// remoteMessages keeps what the server said on the progress band (its last 1 kB).
+type remoteMessages struct{ b []byte }
+
+func (m *remoteMessages) Write(p []byte) (int, error) {
+	m.b = append(m.b, p...)
+	if len(m.b) > 1024 {
+		m.b = m.b[len(m.b)-1024:]
+	}
+	return len(p), nil
+}
+
+// wrap adds the server's words to a failed push.
+func (m *remoteMessages) wrap(err error) error {
+	msg := strings.Join(strings.Fields(string(m.b)), " ")
+	if err == nil || msg == "" {
+		return err
+	}
+	return fmt.Errorf("%w (the server said: %s)", err, msg)
 }

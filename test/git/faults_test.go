@@ -1,0 +1,106 @@
+package git
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fluxcd/pkg/gittestserver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/internal/testutil"
+)
+
+// objectKey names an object of a namespace.
+func objectKey(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }
+
+// editFlow changes the destination ports of a Flow.
+func editFlow(t *testing.T, ns, name, port string) {
+	t.Helper()
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		f := &meridiov1.Flow{}
+		if err := c.Get(t.Context(), objectKey(ns, name), f); err != nil {
+			return err
+		}
+		f.Spec.DestinationPorts = []string{port}
+		return c.Update(t.Context(), f)
+	}))
+}
+
+// Test_gitMode_serverRefusesPushes: a Git server whose pre-receive hook refuses every push (a
+// full disk, a policy) gives GitPushFailed with the server's words, and retries with backoff;
+// once the hook is gone, the next push carries the current render. The server refuses
+// non-fast-forward pushes throughout: the operator never force-pushes.
+func Test_gitMode_serverRefusesPushes(t *testing.T) {
+	ns := testutil.Namespace(t, c)
+	srv, err := gittestserver.NewTempGitServer()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(srv.Root()) })
+	require.NoError(t, srv.StartHTTP())
+	t.Cleanup(srv.StopHTTP)
+	bare := filepath.Join(srv.Root(), "fleet.git")
+	testutil.Git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
+	testutil.Git(t, bare, "config", "receive.denyNonFastForwards", "true")
+	hook := filepath.Join(bare, "hooks", "pre-receive")
+	require.NoError(t, os.WriteFile(hook, []byte("#!/bin/sh\necho 'error: no space left on device' >&2\nexit 1\n"), 0o755))
+
+	o := startOperator(t, ns, srv.HTTPAddress()+"/fleet.git", filepath.Join(t.TempDir(), "clone"))
+	create(t, testutil.TrenchSet(ns, "h1")...)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		r := ready(trench(col, ns, "h1"))
+		require.NotNil(col, r)
+		assert.Equal(col, "GitPushFailed", r.Reason, r.Message)
+		assert.Contains(col, r.Message, "pre-receive hook declined")
+		assert.Contains(col, r.Message, "no space left on device", "the server's own words")
+	}, timeout, tick, "logs:\n%s", o.logs)
+	editFlow(t, ns, "f-h1", "8443")
+	assert.Empty(t, testutil.GitOutput(bare, "rev-parse", "--verify", "--quiet", "refs/heads/main"), "nothing got in")
+
+	require.NoError(t, os.Remove(hook))
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		tr := trench(col, ns, "h1")
+		head := testutil.GitOutput(bare, "rev-parse", "--verify", "--quiet", "refs/heads/main")
+		require.NotEmpty(col, head)
+		assert.Equal(col, "main@sha1:"+head, tr.Status.Revision)
+		assert.Contains(col, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/h1/configmap-meridio-configuration-h1.yaml"), "8443")
+	}, 2*timeout, tick, "logs:\n%s", o.logs)
+}
+
+// Test_gitMode_branchReplaced: someone force-pushes the branch to an unrelated history. The
+// operator does not force it back: its next commit goes on top of the new history, with the
+// current render, and nothing of the new history is lost.
+func Test_gitMode_branchReplaced(t *testing.T) {
+	ns := testutil.Namespace(t, c)
+	url, bare := bareRemote(t)
+	o := startOperator(t, ns, url, filepath.Join(t.TempDir(), "clone"))
+	create(t, testutil.TrenchSet(ns, "u1")...)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		assert.Equal(col, "main@sha1:"+testutil.GitOutput(bare, "rev-parse", "main"), trench(col, ns, "u1").Status.Revision)
+	}, timeout, tick, "logs:\n%s", o.logs)
+
+	// An unrelated history, put in place on the server.
+	work := t.TempDir()
+	testutil.Git(t, work, "init", "--quiet", "-b", "main")
+	require.NoError(t, os.WriteFile(filepath.Join(work, "README.md"), []byte("fleet\n"), 0o644))
+	testutil.Git(t, work, "add", "README.md")
+	testutil.Git(t, work, "commit", "--quiet", "-m", "a new start")
+	testutil.Git(t, work, "push", "--quiet", "--force", bare, "main")
+	orphan := testutil.GitOutput(work, "rev-parse", "HEAD")
+
+	editFlow(t, ns, "f-u1", "9090")
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		head := testutil.GitOutput(bare, "rev-parse", "main")
+		assert.NotEqual(col, orphan, head)
+		assert.Equal(col, "main@sha1:"+head, trench(col, ns, "u1").Status.Revision)
+		assert.Contains(col, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/u1/configmap-meridio-configuration-u1.yaml"), "9090")
+	}, 2*timeout, tick, "logs:\n%s", o.logs)
+	testutil.Git(t, bare, "merge-base", "--is-ancestor", orphan, "main")
+	files := testutil.GitOutput(bare, "ls-tree", "-r", "--name-only", "main")
+	assert.Contains(t, files, "README.md", "the new history is kept")
+	assert.True(t, strings.Contains(files, "clusters/prod/"+ns+"/u1/kustomization.yaml"), "the trench is committed again")
+}
