@@ -88,6 +88,21 @@ func podNamespace() string {
 	return ""
 }
 
+// leaseNamespace is where the leader election lease is kept: the pod's namespace in a pod
+// ("" lets controller-runtime find it), else the watched namespace, else default.
+func leaseNamespace(watched string) string {
+	if _, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		return ""
+	}
+	if v := os.Getenv("POD_NAMESPACE"); v != "" {
+		return v
+	}
+	if watched != "" {
+		return watched
+	}
+	return "default"
+}
+
 func runCommand(args []string, stdout, stderr io.Writer) int {
 	o := runOptions{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -207,7 +222,12 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 		PprofBindAddress:       o.pprofAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "132659e3.nordix.org",
-		WebhookServer:          webhook.NewServer(webhook.Options{Port: o.webhookPort, CertDir: o.webhookCertDir}),
+		// In a pod the lease goes in the pod's namespace; elsewhere (a laptop, CI) in the
+		// watched one, which controller-runtime cannot find by itself.
+		LeaderElectionNamespace: leaseNamespace(o.namespace),
+		// A replica that stops cleanly hands over at once instead of after the lease expires.
+		LeaderElectionReleaseOnCancel: true,
+		WebhookServer:                 webhook.NewServer(webhook.Options{Port: o.webhookPort, CertDir: o.webhookCertDir}),
 	}
 	cacheOptions(&opts, o.namespace)
 	mgr, err := ctrl.NewManager(cfg, opts)
