@@ -407,15 +407,16 @@ func (r *TrenchReconciler) report(t *meridiov1.Trench, del delivery.Result, deli
 	objectsApplied.WithLabelValues(t.Namespace, t.Name).Add(float64(len(del.Changed)))
 	objectsPruned.WithLabelValues(t.Namespace, t.Name).Add(float64(len(del.Removed)))
 	if len(del.Changed) > 0 {
-		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s %d objects: %s", delivered(del), len(del.Changed), strings.Join(del.Changed, ", "))
+		// An event's note may hold 1 kB: longer ones are refused by the API server.
+		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s", limit(fmt.Sprintf("%s %d objects: %s", delivered(del), len(del.Changed), strings.Join(del.Changed, ", "))))
 	}
 	if len(del.Removed) > 0 {
-		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Pruned", "Prune", "%s the removal of %d objects no longer rendered: %s", delivered(del), len(del.Removed), strings.Join(del.Removed, ", "))
+		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Pruned", "Prune", "%s", limit(fmt.Sprintf("%s the removal of %d objects no longer rendered: %s", delivered(del), len(del.Removed), strings.Join(del.Removed, ", "))))
 	}
 	if deliverErr != nil {
 		reason := delivery.ReasonOf(deliverErr, "ApplyFailed")
 		// The same failure on every retry is one event, which the recorder aggregates.
-		r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, reason, "Deliver", "%s", deliverErr.Error())
+		r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, reason, "Deliver", "%s", limit(deliverErr.Error()))
 	}
 }
 

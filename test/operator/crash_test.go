@@ -22,13 +22,18 @@ import (
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
-// renders is what the operator must converge to for the trench sets named: the same render
-// the webhooks' defaults give, read offline.
-func renders(t *testing.T, ns string, trenches []string) []*render.Result {
+// renders is what the operator must converge to for the trench sets named, with edits applied
+// to their documents: the same render the webhooks' defaults give, read offline.
+func renders(t *testing.T, ns string, trenches []string, edits ...func(doc string) string) []*render.Result {
 	t.Helper()
 	var docs []string
 	for _, tr := range trenches {
-		docs = append(docs, testutil.TrenchSet(ns, tr)...)
+		for _, d := range testutil.TrenchSet(ns, tr) {
+			for _, e := range edits {
+				d = e(d)
+			}
+			docs = append(docs, d)
+		}
 	}
 	res, errs := offline.Decode("sets.yaml", strings.NewReader(strings.Join(docs, "---\n")))
 	require.Empty(t, errs)
