@@ -12,8 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meridio-operator/meridio-operator/clustersink"
@@ -82,12 +80,9 @@ func (p *process) kill(t *testing.T) {
 // to exactly what the resources imply, with every trench committed, none lost or removed on the
 // way, and no commit that changes nothing.
 func TestCrash_gitMode(t *testing.T) {
-	ctx := context.Background()
 	ns := "crash-git"
-	require.NoError(t, env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	kubeconfig := namespaceAndKubeconfig(t, ns)
 	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
 	bare := filepath.Join(dir, "fleet.git")
 	testutil.Git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
 	clone := filepath.Join(dir, "clone")
@@ -175,10 +170,7 @@ func TestCrash_gitMode(t *testing.T) {
 func TestCrash_clusterMode(t *testing.T) {
 	ctx := context.Background()
 	ns := "crash-cluster"
-	require.NoError(t, env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
+	kubeconfig := namespaceAndKubeconfig(t, ns)
 	// A backlog (as after an upgrade), so that the kill comes while its applies are under way.
 	all := names("c", 0, 60)
 	createSets(t, ns, all)

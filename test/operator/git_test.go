@@ -18,7 +18,6 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
@@ -72,14 +71,7 @@ func TestRun_gitMode(t *testing.T) {
 	// Refused credentials, then fixed.
 	secret.Data["password"] = []byte("wrong-" + gitPassword)
 	require.NoError(t, c.Update(ctx, secret))
-	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		f := &meridiov1.Flow{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-t"}, f); err != nil {
-			return err
-		}
-		f.Spec.DestinationPorts = []string{"8080"}
-		return c.Update(ctx, f)
-	}))
+	setFlowPorts(t, ns, "f-t", "8080")
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		tr := &meridiov1.Trench{}
 		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "t"}, tr))

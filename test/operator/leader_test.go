@@ -2,8 +2,6 @@ package operator
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
@@ -26,10 +21,7 @@ func TestRun_leaderElection(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
 	ns := "leader"
-	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
+	kubeconfig := namespaceAndKubeconfig(t, ns)
 	args := []string{"--namespace", ns, "--leader-elect", "--log-level", "debug"}
 
 	a := startBinary(t, kubeconfig, nil, args...)
@@ -49,14 +41,7 @@ func TestRun_leaderElection(t *testing.T) {
 
 	a.kill(t)
 	killed := time.Now()
-	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		f := &meridiov1.Flow{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-t"}, f); err != nil {
-			return err
-		}
-		f.Spec.DestinationPorts = []string{"9999"}
-		return c.Update(ctx, f)
-	}))
+	setFlowPorts(t, ns, "f-t", "9999")
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "meridio-configuration-t"}, cm))
 		assert.Contains(col, cm.Data["flows"], "9999")

@@ -14,9 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
@@ -95,7 +93,7 @@ func TestRun_apiServerOutage(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
 	ns := "outage"
-	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	namespaceAndKubeconfig(t, ns)
 
 	cfg, err := clientcmd.Load(env.KubeConfig)
 	require.NoError(t, err)
@@ -122,14 +120,7 @@ func TestRun_apiServerOutage(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond)
 
 	proxy.cut()
-	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		f := &meridiov1.Flow{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-o1"}, f); err != nil {
-			return err
-		}
-		f.Spec.DestinationPorts = []string{"7777"}
-		return c.Update(ctx, f)
-	}))
+	setFlowPorts(t, ns, "f-o1", "7777")
 	createSets(t, ns, []string{"o2"})
 	time.Sleep(20 * time.Second)
 	proxy.restore(t)
