@@ -197,6 +197,14 @@ func toTrench(label string) handler.MapFunc {
 func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	log := ctrl.LoggerFrom(ctx)
 	start := time.Now()
+	defer func() {
+		// A reconcile cut short by the manager stopping is no error to report: the next start
+		// reconciles every trench again.
+		if retErr != nil && ctx.Err() != nil {
+			log.V(1).Info("stopped during a reconcile", "error", retErr.Error())
+			retErr = nil
+		}
+	}()
 	// The reconcile counts in the backlog until it has handed its render to the sink.
 	r.inflight.Add(1)
 	delivered := sync.OnceFunc(func() { r.inflight.Add(-1) })
