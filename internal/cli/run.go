@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -38,6 +39,7 @@ type runOptions struct {
 	leaderElect    bool
 	webhookPort    int
 	pprofAddr      string
+	metricsSecure  bool
 	webhooks       bool
 	webhookCertDir string
 	mutating       bool
@@ -88,6 +90,17 @@ func podNamespace() string {
 	return ""
 }
 
+// metricsOptions serves the metrics in plain HTTP, or with --metrics-secure over HTTPS (a
+// self-signed certificate) behind the API server's authentication and authorization.
+func metricsOptions(o runOptions) metricsserver.Options {
+	m := metricsserver.Options{BindAddress: o.metricsAddr}
+	if o.metricsSecure {
+		m.SecureServing = true
+		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return m
+}
+
 // leaseNamespace is where the leader election lease is kept: the pod's namespace in a pod
 // ("" lets controller-runtime find it), else the watched namespace, else default.
 func leaseNamespace(watched string) string {
@@ -109,6 +122,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.namespace, "namespace", podNamespace(), `namespace whose Meridio resources are reconciled; "" for all (default: the operator's own)`)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint (0 turns it off)")
+	fs.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve the metrics over HTTPS to clients the API server authenticates (TokenReview) and authorizes (SubjectAccessReview of GET /metrics); needs the ClusterRoles of config/rbac/metrics_auth.yaml")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "address of the Go profiler's endpoints (/debug/pprof); empty turns it off")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one replica reconciles")
@@ -217,7 +231,7 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	cfg.QPS, cfg.Burst = float32(o.qps), o.burst
 	opts := ctrl.Options{
 		Scheme:                 scheme.New(),
-		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                metricsOptions(o),
 		HealthProbeBindAddress: o.probeAddr,
 		PprofBindAddress:       o.pprofAddr,
 		LeaderElection:         o.leaderElect,

@@ -82,7 +82,7 @@ func Test_configDryRun(t *testing.T) {
 	ctx := context.Background()
 	installCertManagerStubs(t)
 
-	for _, dir := range []string{"default", "no-mutating-webhook", "git", "git-verify"} {
+	for _, dir := range []string{"default", "no-mutating-webhook", "git", "git-verify", "metrics-auth"} {
 		t.Run(dir, func(t *testing.T) {
 			objs := build(t, dir)
 			kinds := map[string]int{}
@@ -100,10 +100,12 @@ func Test_configDryRun(t *testing.T) {
 			assert.Equal(t, 7, kinds["CustomResourceDefinition"])
 			assert.Equal(t, 1, kinds["Deployment"])
 			assert.Equal(t, 1, kinds["ValidatingWebhookConfiguration"])
-			assert.Equal(t, map[string]int{"default": 1, "no-mutating-webhook": 0, "git": 1, "git-verify": 1}[dir], kinds["MutatingWebhookConfiguration"])
+			assert.Equal(t, map[string]int{"default": 1, "no-mutating-webhook": 0, "git": 1, "git-verify": 1, "metrics-auth": 1}[dir], kinds["MutatingWebhookConfiguration"])
 			assert.Equal(t, map[string]int{"git-verify": 5}[dir]+map[bool]int{true: 4}[dir != "git-verify"], kinds["Role"],
 				"operator (in git mode: its read-only role; with verification, plus patch for dry runs), leader election, NSP and front-end roles, all namespaced")
-			assert.Zero(t, kinds["ClusterRole"], "least privilege: no cluster-wide role")
+			// Least privilege: no cluster-wide role, but for the authenticated metrics of
+			// metrics-auth (the reviews, and the role a scraper is given).
+			assert.Equal(t, map[string]int{"metrics-auth": 2}[dir], kinds["ClusterRole"], "least privilege")
 			assert.Equal(t, 4, kinds["ValidatingAdmissionPolicy"], "the immutable fields and label")
 			assert.Equal(t, 4, kinds["ValidatingAdmissionPolicyBinding"])
 
