@@ -25,7 +25,7 @@ const ReasonInvalidName = "InvalidName"
 // up to 10 characters that make the controller-revision-hash label of a StatefulSet's pods.
 // Deployments and DaemonSets need no such room: the API server shortens the generated names
 // of their pods and ReplicaSets, and their hash labels hold the hash alone.
-const statefulSetNameLimit = validation.DNS1123LabelMaxLength - 11
+const statefulSetNameLimit = validation.LabelValueMaxLength - 11
 
 // nameErrors lists what the API server would refuse in the names and label values of obj, each
 // naming the object and the limit it breaks.

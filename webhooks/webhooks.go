@@ -40,19 +40,19 @@ type Options struct {
 // Setup registers the validating webhooks of all seven kinds and, when asked, the Gateway
 // defaulting webhook.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	r := cachedReader{cache: mgr.GetClient(), live: mgr.GetAPIReader()}
-	gw := ctrl.NewWebhookManagedBy(mgr, &meridiov1.Gateway{}).WithValidator(&validator[*meridiov1.Gateway]{reader: r, settings: opts.Settings})
+	deps := validatorDeps{reader: cachedReader{cache: mgr.GetClient(), live: mgr.GetAPIReader()}, settings: opts.Settings}
+	gw := ctrl.NewWebhookManagedBy(mgr, &meridiov1.Gateway{}).WithValidator(&validator[*meridiov1.Gateway]{deps})
 	if opts.Mutating {
 		gw = gw.WithDefaulter(gatewayDefaulter{})
 	}
 	for _, err := range []error{
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Trench{}).WithValidator(&validator[*meridiov1.Trench]{reader: r, settings: opts.Settings}).Complete(),
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Attractor{}).WithValidator(&validator[*meridiov1.Attractor]{reader: r, settings: opts.Settings}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Trench{}).WithValidator(&validator[*meridiov1.Trench]{deps}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Attractor{}).WithValidator(&validator[*meridiov1.Attractor]{deps}).Complete(),
 		gw.Complete(),
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Vip{}).WithValidator(&validator[*meridiov1.Vip]{reader: r, settings: opts.Settings}).Complete(),
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Conduit{}).WithValidator(&validator[*meridiov1.Conduit]{reader: r, settings: opts.Settings}).Complete(),
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Stream{}).WithValidator(&validator[*meridiov1.Stream]{reader: r, settings: opts.Settings}).Complete(),
-		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Flow{}).WithValidator(&validator[*meridiov1.Flow]{reader: r, settings: opts.Settings}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Vip{}).WithValidator(&validator[*meridiov1.Vip]{deps}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Conduit{}).WithValidator(&validator[*meridiov1.Conduit]{deps}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Stream{}).WithValidator(&validator[*meridiov1.Stream]{deps}).Complete(),
+		ctrl.NewWebhookManagedBy(mgr, &meridiov1.Flow{}).WithValidator(&validator[*meridiov1.Flow]{deps}).Complete(),
 	} {
 		if err != nil {
 			return err
@@ -71,7 +71,10 @@ func (gatewayDefaulter) Default(_ context.Context, g *meridiov1.Gateway) error {
 }
 
 // validator is the validating webhook of one kind.
-type validator[T meridiov1.Validated] struct {
+type validator[T meridiov1.Validated] struct{ validatorDeps }
+
+// validatorDeps is what the validating webhooks of every kind read.
+type validatorDeps struct {
 	reader   cachedReader
 	settings render.Settings
 }
@@ -93,7 +96,8 @@ func (v *validator[T]) ValidateCreate(ctx context.Context, obj T) (admission.War
 	if errs := meridiov1.ValidateCreate(obj, s); len(errs) > 0 {
 		return nil, invalid(obj, errs)
 	}
-	// Names are immutable: a name that cannot render is refused when it is created.
+	// Names are immutable: a name that cannot render is refused when it is created. So is a
+	// resource that would make its trench's ConfigMap too large (as on update, below).
 	if errs := append(render.NameErrors(obj, v.settings), render.ConfigurationErrors(obj, s, v.settings)...); len(errs) > 0 {
 		return nil, invalid(obj, errs)
 	}

@@ -122,7 +122,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.namespace, "namespace", podNamespace(), `namespace whose Meridio resources are reconciled; "" for all (default: the operator's own)`)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint (0 turns it off)")
-	fs.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve the metrics over HTTPS to clients the API server authenticates (TokenReview) and authorizes (SubjectAccessReview of GET /metrics); needs the ClusterRoles of config/rbac/metrics_auth.yaml")
+	fs.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve the metrics over HTTPS to clients the API server authenticates (TokenReview) and authorizes (SubjectAccessReview of GET /metrics); needs the ClusterRoles of config/metrics-auth")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "address of the Go profiler's endpoints (/debug/pprof); empty turns it off")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one replica reconciles")

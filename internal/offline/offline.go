@@ -354,7 +354,7 @@ func toUnstructured(o meridiov1.Object) (*unstructured.Unstructured, error) {
 	return u, nil
 }
 
-func kindOf(o meridiov1.Object) string { return strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1alpha1.") }
+func kindOf(o meridiov1.Object) string { return render.OwnerOf(o).Kind }
 
 // NameErrors refuses, as the webhooks do at creation, every Trench, Attractor and Conduit whose
 // rendered objects would get names or label values the API server refuses with the settings
