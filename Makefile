@@ -60,10 +60,11 @@ bench: testenv ## Run the benchmarks: render, cluster mode, git mode and a start
 FUZZTIME ?= 30s
 
 .PHONY: fuzz
-fuzz: ## Fuzz the validation functions, the offline YAML reader and render, FUZZTIME each (the seeds under testdata/fuzz run in make test).
+fuzz: testenv ## Fuzz the validation functions, the offline YAML reader, render and the API server's acceptance of the render, FUZZTIME each (the seeds under testdata/fuzz run in make test).
 	go test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./api/v1alpha1
 	go test -run '^$$' -fuzz '^FuzzReadYAML$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/offline
 	go test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./render
+	go test -run '^$$' -fuzz '^FuzzRenderAccepted$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel 1 ./test/schema
 
 MODE ?= git
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -88,7 +89,7 @@ func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("trench").
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers, NewQueue: r.newQueue}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers, NewQueue: r.newQueue, RateLimiter: retryLimiter()}).
 		For(&meridiov1.Trench{}, builder.WithPredicates(changed))
 	for _, o := range []client.Object{&meridiov1.Attractor{}, &meridiov1.Gateway{}, &meridiov1.Vip{}, &meridiov1.Conduit{}, &meridiov1.Stream{}, &meridiov1.Flow{}} {
 		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(meridiov1.TrenchLabel)), builder.WithPredicates(changed))
@@ -135,6 +136,20 @@ func observe(obs observer) handler.EventHandler {
 // backlogAware is a sink that batches deliveries while more reconciles are coming.
 type backlogAware interface {
 	SetBacklog(func() int)
+}
+
+// maxRetryDelay caps the backoff of a failing trench. controller-runtime's default cap (about
+// 16 min) would leave a trench waiting long after an outage of the API server or the Git remote
+// ended; 30 s is the cap the informers' own reconnects use.
+const maxRetryDelay = 30 * time.Second
+
+// retryLimiter is controller-runtime's default rate limiter with the per-trench backoff capped
+// at maxRetryDelay.
+func retryLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, maxRetryDelay),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }
 
 // newQueue is controller-runtime's default queue, kept to tell the backlog.

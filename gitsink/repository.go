@@ -28,6 +28,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/meridio-operator/meridio-operator/delivery"
+	"github.com/meridio-operator/meridio-operator/internal/failpoint"
 )
 
 // Repository writes trench directories into one branch of one remote repository.
@@ -406,6 +407,7 @@ func (r *Repository) Write(ctx context.Context, message string, dirs map[string]
 			st, err := r.stateLocked()
 			return Result{State: st, Attempts: attempt}, err
 		}
+		failpoint.Crash(failpoint.GitBeforePush)
 		if err := r.push(ctx, b); err != nil {
 			var ge *Error
 			if errors.As(err, &ge) && ge.Reason == ReasonAuthFailed || ctx.Err() != nil {

@@ -10,6 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
@@ -65,9 +68,10 @@ type Env struct {
 	// WebhookCertDir holds the serving certificate the webhook configurations trust.
 	WebhookCertDir string
 
-	env    *envtest.Environment
-	cancel context.CancelFunc
-	done   chan error
+	env     *envtest.Environment
+	certDir string
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 // Scheme holds the built-in kinds, CRDs and the Meridio kinds.
@@ -107,11 +111,19 @@ func Start(opts Options) (*Env, error) {
 	for k, v := range opts.APIServerArgs {
 		env.ControlPlane.GetAPIServer().Configure().Set(k, v)
 	}
+	// A certificate directory of our own, which envtest keeps when the API server stops, so
+	// that RestartAPIServer brings it back with the same serving certificate and clients.
+	certDir, err := os.MkdirTemp("", "meridio-apiserver-")
+	if err != nil {
+		return nil, err
+	}
+	env.ControlPlane.GetAPIServer().CertDir = certDir
 	cfg, err := env.Start()
 	if err != nil {
+		_ = os.RemoveAll(certDir)
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}
-	e := &Env{Config: cfg, env: env, done: make(chan error, 1), KubeConfig: env.KubeConfig, WebhookCertDir: env.WebhookInstallOptions.LocalServingCertDir}
+	e := &Env{Config: cfg, env: env, certDir: certDir, done: make(chan error, 1), KubeConfig: env.KubeConfig, WebhookCertDir: env.WebhookInstallOptions.LocalServingCertDir}
 	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return nil, e.stopWith(err)
 	}
@@ -196,7 +208,53 @@ func (e *Env) Stop() error {
 		e.cancel()
 		<-e.done
 	}
+	defer os.RemoveAll(e.certDir)
 	return e.env.Stop()
+}
+
+// StopAPIServer kills kube-apiserver (SIGKILL, as a crash of the control-plane node would) and
+// leaves etcd running: to clients, the API server is gone until StartAPIServer. (A graceful
+// stop waits for its clients' long requests and can take over a minute with an operator
+// connected.)
+func (e *Env) StopAPIServer() error {
+	pid, err := processWithArg("--cert-dir=" + e.certDir)
+	if err != nil {
+		return fmt.Errorf("find kube-apiserver: %w", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill kube-apiserver: %w", err)
+	}
+	return e.env.ControlPlane.GetAPIServer().Stop() // reaps it and clears envtest's state
+}
+
+// processWithArg finds the process with the argument given on its command line.
+func processWithArg(arg string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, en := range entries {
+		pid, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", en.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		for _, a := range strings.Split(string(cmdline), "\x00") {
+			if a == arg {
+				return pid, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("no process has %s", arg)
+}
+
+// StartAPIServer starts kube-apiserver again after StopAPIServer, on the same address, with
+// the same certificates and over the same etcd, and waits until it is healthy.
+func (e *Env) StartAPIServer() error {
+	return e.env.ControlPlane.GetAPIServer().Start()
 }
 
 // installPolicies creates the embedded admission policies (the immutable fields) and waits

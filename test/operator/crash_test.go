@@ -10,11 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fluxcd/pkg/gittestserver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/clustersink"
+	"github.com/meridio-operator/meridio-operator/internal/failpoint"
 	"github.com/meridio-operator/meridio-operator/internal/offline"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
 	"github.com/meridio-operator/meridio-operator/render"
@@ -192,23 +195,105 @@ func TestCrash_clusterMode(t *testing.T) {
 	t.Logf("killed with %d of %d objects applied", applied, 9*len(all))
 	assert.Less(t, applied, 9*len(all), "the kill came mid-apply")
 	p = startBinary(t, kubeconfig, nil, "--namespace", ns)
-	want := map[string]string{} // ID → content hash
-	for _, r := range renders(t, ns, all) {
-		for _, it := range r.Items {
-			want[clustersink.ID(it.Object)] = it.Object.GetAnnotations()[render.AnnotationHash]
-		}
-	}
+	requireConverged(t, p, ns, all, 60*time.Second)
+	p.stop(t)
+}
+
+// gitServer serves an empty bare repository over HTTP with the real git, refusing
+// non-fast-forward pushes; it returns the repository's URL and directory.
+func gitServer(t *testing.T) (url, bare string) {
+	t.Helper()
+	srv, err := gittestserver.NewTempGitServer()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(srv.Root()) })
+	require.NoError(t, srv.StartHTTP())
+	t.Cleanup(srv.StopHTTP)
+	bare = filepath.Join(srv.Root(), "fleet.git")
+	testutil.Git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
+	testutil.Git(t, bare, "config", "receive.denyNonFastForwards", "true")
+	return srv.HTTPAddress() + "/fleet.git", bare
+}
+
+// commitObjects counts the commit objects of a repository, reachable or not.
+func commitObjects(t *testing.T, repo string) int {
+	t.Helper()
+	return strings.Count(testutil.GitOutput(repo, "cat-file", "--batch-all-objects", "--batch-check=%(objecttype)"), "commit")
+}
+
+// requireOneCommitOf waits until the operator reports the branch's head as the trench's live
+// revision, then requires the history to be exactly one commit, holding the render's files.
+func requireOneCommitOf(t *testing.T, p *process, ns, trench, bare string, edits ...func(string) string) {
+	t.Helper()
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		got := map[string]string{}
-		for _, l := range clustersink.ManagedLists() {
-			require.NoError(c, env.Client.List(ctx, l, client.InNamespace(ns)))
-			items, err := clustersink.Items(l)
-			require.NoError(c, err)
-			for _, o := range items {
-				got[clustersink.ID(o)] = o.GetAnnotations()[render.AnnotationHash]
-			}
-		}
-		assert.Equal(c, want, got)
-	}, 60*time.Second, 250*time.Millisecond, "converged; logs:\n%s", p.logs)
+		head := testutil.GitOutput(bare, "rev-parse", "--verify", "--quiet", "refs/heads/main")
+		require.NotEmpty(c, head)
+		tr := &meridiov1.Trench{}
+		require.NoError(c, env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: trench}, tr))
+		assert.Equal(c, "main@sha1:"+head, tr.Status.Revision)
+	}, time.Minute, 100*time.Millisecond, "pushed and reported; logs:\n%s", p.logs)
+	assert.Equal(t, "1", testutil.GitOutput(bare, "rev-list", "--count", "main"), "the change is pushed exactly once")
+	r := renders(t, ns, []string{trench}, edits...)[0]
+	files, err := render.TrenchFiles(r)
+	require.NoError(t, err)
+	for name, data := range files {
+		assert.Equal(t, strings.TrimSpace(string(data)), testutil.GitOutput(bare, "show", "main:"+name), name)
+	}
+}
+
+// TestCrash_gitBeforePush kills the operator (SIGKILL, at a failpoint) right after it wrote a
+// commit to its clone and before it pushed it. Restarted, it pushes the change exactly once.
+func TestCrash_gitBeforePush(t *testing.T) {
+	ns := "crash-before-push"
+	kubeconfig := namespaceAndKubeconfig(t, ns)
+	url, bare := gitServer(t)
+	clone := filepath.Join(t.TempDir(), "clone")
+	args := []string{"--namespace", ns, "--sink=git", "--git-url", url, "--git-clone-dir", clone, "--git-verify=false"}
+
+	p := startBinary(t, kubeconfig, []string{failpoint.Env + "=" + failpoint.GitBeforePush}, args...)
+	createSets(t, ns, []string{"b1"})
+	select {
+	case err := <-p.exited:
+		require.ErrorContains(t, err, "signal: killed", "logs:\n%s", p.logs)
+	case <-time.After(time.Minute):
+		t.Fatalf("the failpoint was not reached; logs:\n%s", p.logs)
+	}
+	assert.Equal(t, 1, commitObjects(t, clone), "the commit was written to the clone")
+	assert.Empty(t, testutil.GitOutput(bare, "rev-parse", "--verify", "--quiet", "refs/heads/main"), "and not pushed")
+
+	p = startBinary(t, kubeconfig, nil, args...)
+	requireOneCommitOf(t, p, ns, "b1", bare)
+	p.stop(t)
+}
+
+// TestCrash_gitDuringPush kills the operator (SIGKILL) while the server runs its pre-receive
+// hook on the operator's push, so the operator never learns whether the push landed. Restarted,
+// it converges with the change in the history exactly once, whichever way the push went; a
+// change made after that is pushed once more.
+func TestCrash_gitDuringPush(t *testing.T) {
+	ns := "crash-during-push"
+	kubeconfig := namespaceAndKubeconfig(t, ns)
+	url, bare := gitServer(t)
+	clone := filepath.Join(t.TempDir(), "clone")
+	args := []string{"--namespace", ns, "--sink=git", "--git-url", url, "--git-clone-dir", clone, "--git-verify=false"}
+	receiving := filepath.Join(t.TempDir(), "receiving")
+	hook := filepath.Join(bare, "hooks", "pre-receive")
+	require.NoError(t, os.WriteFile(hook, []byte("#!/bin/sh\ncat >/dev/null\ntouch "+receiving+"\nsleep 2\n"), 0o755))
+
+	p := startBinary(t, kubeconfig, nil, args...)
+	createSets(t, ns, []string{"d1"})
+	require.Eventually(t, func() bool { _, err := os.Stat(receiving); return err == nil }, time.Minute, 5*time.Millisecond, "the push reached the hook; logs:\n%s", p.logs)
+	p.kill(t)
+	time.Sleep(3 * time.Second) // the hook has finished
+	landed := testutil.GitOutput(bare, "rev-parse", "--verify", "--quiet", "refs/heads/main") != ""
+	t.Logf("the push cut short by the kill landed: %v", landed)
+	require.NoError(t, os.Remove(hook))
+
+	p = startBinary(t, kubeconfig, nil, args...)
+	requireOneCommitOf(t, p, ns, "d1", bare)
+	setFlowPorts(t, ns, "f-d1", "7070")
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, "2", testutil.GitOutput(bare, "rev-list", "--count", "main"))
+	}, time.Minute, 100*time.Millisecond, "the next change; logs:\n%s", p.logs)
+	assert.Contains(t, testutil.GitOutput(bare, "show", "main:"+ns+"/d1/configmap-meridio-configuration-d1.yaml"), "7070")
 	p.stop(t)
 }

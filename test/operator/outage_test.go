@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,12 +13,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
-	"github.com/meridio-operator/meridio-operator/render"
 )
 
 // cutter is a TCP proxy to the API server that can be cut: to the operator behind it, the API
@@ -125,34 +125,60 @@ func TestRun_apiServerOutage(t *testing.T) {
 	time.Sleep(20 * time.Second)
 	proxy.restore(t)
 
-	want := map[string]string{}
-	edited := func(doc string) string {
-		if strings.Contains(doc, "name: f-o1\n") {
-			return strings.Replace(doc, `destination-ports: ["80"]`, `destination-ports: ["7777"]`, 1)
-		}
-		return doc
-	}
-	for _, r := range renders(t, ns, []string{"o1", "o2"}, edited) {
-		for _, it := range r.Items {
-			want[clustersink.ID(it.Object)] = it.Object.GetAnnotations()[render.AnnotationHash]
-		}
-	}
-	require.EventuallyWithT(t, func(col *assert.CollectT) {
-		got := map[string]string{}
-		for _, l := range clustersink.ManagedLists() {
-			require.NoError(col, c.List(ctx, l, client.InNamespace(ns)))
-			items, err := clustersink.Items(l)
-			require.NoError(col, err)
-			for _, o := range items {
-				got[clustersink.ID(o)] = o.GetAnnotations()[render.AnnotationHash]
-			}
-		}
-		assert.Equal(col, want, got)
-		f := &meridiov1.Flow{}
-		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-o1"}, f))
-		assert.Equal(col, f.Generation, f.Status.ObservedGeneration, "the flow's status follows its last change")
-	}, 2*time.Minute, 250*time.Millisecond, "converged after the outage; logs:\n%s", p.logs)
+	requireConverged(t, p, ns, []string{"o1", "o2"}, 2*time.Minute, portsOf("f-o1", "7777"))
+	f := &meridiov1.Flow{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "f-o1"}, f))
+	assert.Equal(t, f.Generation, f.Status.ObservedGeneration, "the flow's status follows its last change")
 	assert.Nil(t, p.cmd.ProcessState, "the operator did not exit")
 	assert.NotContains(t, p.logs.String(), "Server rejected event", "events fit the API server's limits")
+	p.stop(t)
+}
+
+// TestRun_apiServerRestart stops the API server for 20 s (etcd stays) while the operator is
+// in the middle of a burst of new trenches, starts it again on the same address, and changes
+// a Flow: the same operator process resumes, converges every object and every status, and
+// leaves no object that no render names.
+func TestRun_apiServerRestart(t *testing.T) {
+	ctx := context.Background()
+	c := env.Client
+	ns := "restart"
+	kubeconfig := namespaceAndKubeconfig(t, ns)
+	p := startBinary(t, kubeconfig, nil, "--namespace", ns)
+	createSets(t, ns, []string{"r0"})
+	requireConverged(t, p, ns, []string{"r0"}, 30*time.Second)
+
+	burst := names("r", 1, 6)
+	createSets(t, ns, burst)
+	require.NoError(t, env.StopAPIServer())
+	stopped := time.Now()
+	t.Cleanup(func() { _ = env.StartAPIServer() }) // the other tests need it, whatever happens here
+	time.Sleep(20 * time.Second)
+	require.NoError(t, env.StartAPIServer())
+	t.Logf("API server down for %v", time.Since(stopped).Round(time.Second))
+	setFlowPorts(t, ns, "f-r0", "7777")
+
+	all := append([]string{"r0"}, burst...)
+	restarted := time.Now()
+	requireConverged(t, p, ns, all, 2*time.Minute, portsOf("f-r0", "7777"))
+	t.Logf("objects converged %v after the restart", time.Since(restarted).Round(100*time.Millisecond))
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		for _, l := range meridioLists() {
+			require.NoError(col, c.List(ctx, l, client.InNamespace(ns)))
+			require.NoError(col, apimeta.EachListItem(l, func(o runtime.Object) error {
+				m := o.(meridiov1.Object)
+				assert.Equal(col, m.GetGeneration(), m.MeridioStatus().ObservedGeneration, "%T %s: status follows the last change", o, m.GetName())
+				return nil
+			}))
+		}
+	}, time.Minute, 250*time.Millisecond, "statuses; logs:\n%s", p.logs)
+	t.Logf("statuses converged %v after the restart", time.Since(restarted).Round(100*time.Millisecond))
+	var evs eventsv1.EventList
+	require.NoError(t, c.List(ctx, &evs, client.InNamespace(ns)))
+	for _, e := range evs.Items {
+		if e.Type == corev1.EventTypeWarning {
+			t.Logf("event %s %s/%s: %s", e.Reason, e.Regarding.Kind, e.Regarding.Name, e.Note)
+		}
+	}
+	assert.Nil(t, p.cmd.ProcessState, "the operator did not exit")
 	p.stop(t)
 }

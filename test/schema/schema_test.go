@@ -1,0 +1,85 @@
+// Package schema sends what the renderer makes to a real API server: every object of the render
+// of a trench that admission accepts must pass the API server's own validation of its kind
+// (Deployments, StatefulSets, DaemonSets, Services, PodDisruptionBudgets, ConfigMaps).
+package schema
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meridio-operator/meridio-operator/internal/fuzzinput"
+	"github.com/meridio-operator/meridio-operator/internal/localapi"
+	"github.com/meridio-operator/meridio-operator/internal/offline"
+	"github.com/meridio-operator/meridio-operator/internal/testutil"
+	"github.com/meridio-operator/meridio-operator/render"
+)
+
+var env *localapi.Env
+
+func TestMain(m *testing.M) {
+	// No webhook: the rendered kinds are built-in, and their validation is the API server's.
+	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error { env = e[0]; return nil }, localapi.Options{NoWebhooks: true}))
+}
+
+// FuzzRenderAccepted renders random trenches that admission accepts (the values of FuzzRender,
+// whose corpus it shares) and creates every rendered object on the API server as a dry run, so
+// that nothing is stored and one input cannot collide with another: the API server accepts each
+// one. Run with -parallel 1: every fuzzing worker starts an API server of its own.
+func FuzzRenderAccepted(f *testing.F) {
+	for _, s := range fuzzinput.Seeds() {
+		f.Add(s.Trench, s.Family, s.Attractor, s.Conduit, s.Vip, s.Ports, s.Subnet, s.Match, s.Prefix, s.Flows)
+	}
+	f.Fuzz(func(t *testing.T, trench, family, attractor, conduit, vip, ports, subnet, match, prefix string, flows uint8) {
+		s, set, ok := fuzzinput.Input{Trench: trench, Family: family, Attractor: attractor, Conduit: conduit, Vip: vip, Ports: ports,
+			Subnet: subnet, Match: match, Prefix: prefix, Flows: flows}.Admitted()
+		if !ok {
+			return
+		}
+		res, err := render.Render(s, set)
+		if err != nil {
+			t.Fatalf("an admitted trench does not render: %v", err)
+		}
+		for _, it := range res.Items {
+			obj := it.Object.DeepCopyObject().(client.Object)
+			if err := env.Client.Create(context.Background(), obj, client.DryRunAll); err != nil {
+				t.Errorf("the API server refuses rendered %s %s: %v", it.Object.GetObjectKind().GroupVersionKind().Kind, it.Object.GetName(), err)
+			}
+		}
+	})
+}
+
+// TestRenderAccepted_examples creates the render of examples/ (every kind, every option the
+// examples show) as a dry run: the API server accepts every object. A rendered object made
+// invalid is refused, so the dry run does validate.
+func TestRenderAccepted_examples(t *testing.T) {
+	ctx := context.Background()
+	res, errs := offline.ReadPaths([]string{filepath.Join(testutil.RepoRoot(), "examples")}, nil)
+	require.Empty(t, errs)
+	snaps, errs := offline.Snapshots(res, offline.DefaultNamespace)
+	require.Empty(t, errs)
+	require.NotEmpty(t, snaps)
+	n := 0
+	for _, s := range snaps {
+		r, err := render.Render(s, render.DefaultSettings())
+		require.NoError(t, err)
+		for _, it := range r.Items {
+			require.NoError(t, env.Client.Create(ctx, it.Object.DeepCopyObject().(client.Object), client.DryRunAll), it.Object.GetName())
+			n++
+			if svc, ok := it.Object.(*corev1.Service); ok {
+				bad := svc.DeepCopy()
+				bad.Spec.Ports[0].Port = 0
+				err := env.Client.Create(ctx, bad, client.DryRunAll)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "spec.ports[0].port")
+			}
+		}
+	}
+	t.Logf("%d objects of %d trenches accepted", n, len(snaps))
+}
