@@ -2,8 +2,10 @@ package git
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/fluxcd/pkg/gittestserver"
@@ -103,4 +105,64 @@ func Test_gitMode_branchReplaced(t *testing.T) {
 	files := testutil.GitOutput(bare, "ls-tree", "-r", "--name-only", "main")
 	assert.Contains(t, files, "README.md", "the new history is kept")
 	assert.True(t, strings.Contains(files, "clusters/prod/"+ns+"/u1/kustomization.yaml"), "the trench is committed again")
+}
+
+// Test_gitMode_serverDiskFull: the Git server's disk fills up (its repository is on a small
+// tmpfs, filled to the last byte): pushes fail with GitPushFailed and the server's words, are
+// retried with backoff, and once space is freed the next push carries the current render.
+// Mounting needs root (CAP_SYS_ADMIN); without it the test is skipped, and
+// Test_gitMode_serverRefusesPushes covers the refusal with a hook.
+func Test_gitMode_serverDiskFull(t *testing.T) {
+	ns := testutil.Namespace(t, c)
+	srv, err := gittestserver.NewTempGitServer()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(srv.Root()) })
+	bare := filepath.Join(srv.Root(), "fleet.git")
+	require.NoError(t, os.MkdirAll(bare, 0o755))
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", bare).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", bare).Run() })
+	require.NoError(t, srv.StartHTTP())
+	t.Cleanup(srv.StopHTTP)
+	testutil.Git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
+
+	o := startOperator(t, ns, srv.HTTPAddress()+"/fleet.git", filepath.Join(t.TempDir(), "clone"))
+	create(t, testutil.TrenchSet(ns, "df1")...)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		assert.Equal(col, "main@sha1:"+testutil.GitOutput(bare, "rev-parse", "main"), trench(col, ns, "df1").Status.Revision)
+	}, timeout, tick, "logs:\n%s", o.logs)
+
+	// Fill the disk: write until the file system refuses.
+	filler := filepath.Join(bare, "filler")
+	f, err := os.Create(filler)
+	require.NoError(t, err)
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			break
+		}
+	}
+	require.NoError(t, f.Close())
+	full := testutil.GitOutput(bare, "rev-parse", "main")
+
+	editFlow(t, ns, "f-df1", "8443")
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		r := ready(trench(col, ns, "df1"))
+		require.NotNil(col, r)
+		assert.Equal(col, "GitPushFailed", r.Reason, r.Message)
+	}, timeout, tick, "logs:\n%s", o.logs)
+	t.Logf("refused: %s", ready(trench(t, ns, "df1")).Message)
+	assert.Equal(t, full, testutil.GitOutput(bare, "rev-parse", "main"), "nothing got in")
+	testutil.Git(t, bare, "fsck", "--no-dangling")
+
+	require.NoError(t, os.Remove(filler))
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		head := testutil.GitOutput(bare, "rev-parse", "main")
+		assert.NotEqual(col, full, head)
+		assert.Equal(col, "main@sha1:"+head, trench(col, ns, "df1").Status.Revision)
+		assert.Contains(col, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/df1/configmap-meridio-configuration-df1.yaml"), "8443")
+	}, 2*timeout, tick, "logs:\n%s", o.logs)
+	assert.Equal(t, "2", testutil.GitOutput(bare, "rev-list", "--count", "main"), "one commit for the edit, pushed once")
 }

@@ -29,7 +29,8 @@ const gitPassword = "s3cret-pa55word-xyz"
 // TestRun_gitMode runs `meridio-operator run --sink=git` against a Git server with basic
 // auth, the credentials in a Secret (and, wrongly, in the URL too): the trench is committed
 // with its revision in the status, no workload is written, refused credentials show as
-// GitAuthFailed and recover when the Secret is fixed, and the password is never printed.
+// GitAuthFailed when the server revokes them while the operator runs, and the operator recovers
+// once the Secret holds the rotated password; no password is ever printed.
 func TestRun_gitMode(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
@@ -68,9 +69,10 @@ func TestRun_gitMode(t *testing.T) {
 	require.NoError(t, c.List(ctx, &deps, client.InNamespace(ns)))
 	assert.Empty(t, deps.Items, "git mode writes no workload")
 
-	// Refused credentials, then fixed.
-	secret.Data["password"] = []byte("wrong-" + gitPassword)
-	require.NoError(t, c.Update(ctx, secret))
+	// The server revokes the password while the operator runs (the test server reads its
+	// credentials at each request), then the Secret gets the rotated one.
+	rotated := "rotated-" + gitPassword
+	srv.Auth("operator", rotated)
 	setFlowPorts(t, ns, "f-t", "8080")
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		tr := &meridiov1.Trench{}
@@ -80,7 +82,7 @@ func TestRun_gitMode(t *testing.T) {
 		assert.Equal(col, "GitAuthFailed", r.Reason, r.Message)
 		assert.NotContains(col, r.Message, gitPassword)
 	}, 30*time.Second, 100*time.Millisecond, "auth failure shown; logs:\n%s", p.logs)
-	secret.Data["password"] = []byte(gitPassword)
+	secret.Data["password"] = []byte(rotated)
 	require.NoError(t, c.Update(ctx, secret))
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		assert.Contains(col, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/t/configmap-meridio-configuration-t.yaml"), "8080")

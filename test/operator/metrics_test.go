@@ -3,12 +3,14 @@ package operator
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,5 +89,41 @@ func TestRun_metricsSecure(t *testing.T) {
 		assert.Equal(col, http.StatusOK, code)
 		assert.Contains(col, body, "controller_runtime_reconcile_total")
 	}, 90*time.Second, 500*time.Millisecond, "the operator caches a denial for 30 s; logs:\n%s", p.logs)
+	p.stop(t)
+}
+
+// TestRun_webhookTLSOnly: the webhook endpoint speaks TLS only. Plain HTTP is refused (400),
+// a client that does not trust the serving certificate fails the handshake, and over TLS an
+// admission review is answered.
+func TestRun_webhookTLSOnly(t *testing.T) {
+	ns := "webhook-tls"
+	kubeconfig := namespaceAndKubeconfig(t, ns)
+	p := startBinary(t, kubeconfig, nil, "--namespace", ns)
+	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE",` +
+		`"kind":{"group":"meridio.nordix.org","version":"v1alpha1","kind":"Trench"},"resource":{"group":"meridio.nordix.org","version":"v1alpha1","resource":"trenches"},` +
+		`"object":{"apiVersion":"meridio.nordix.org/v1alpha1","kind":"Trench","metadata":{"name":"t","namespace":"webhook-tls"},"spec":{"ip-family":"dualstack"}}}}`
+	post := func(cl *http.Client, scheme string) (*http.Response, error) {
+		return cl.Post(scheme+"://"+p.webhookAddr+"/validate-meridio-nordix-org-v1alpha1-trench", "application/json", strings.NewReader(review))
+	}
+
+	resp, err := post(&http.Client{Timeout: 10 * time.Second}, "http")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "plain HTTP is refused")
+
+	_, err = post(&http.Client{Timeout: 10 * time.Second}, "https")
+	require.Error(t, err, "a client that does not trust the serving certificate")
+	assert.Contains(t, err.Error(), "certificate")
+
+	ca, err := os.ReadFile(filepath.Join(env.WebhookCertDir, "tls.crt"))
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(ca))
+	resp, err = post(&http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}, "https")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), `"allowed":true`)
 	p.stop(t)
 }

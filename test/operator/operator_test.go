@@ -72,21 +72,23 @@ func TestRun_binary(t *testing.T) {
 
 // process is the operator binary running against the test API server.
 type process struct {
-	cmd    *exec.Cmd
-	logs   *lockedBuffer
-	exited chan error
+	// webhookAddr is where the webhook server listens.
+	webhookAddr string
+	cmd         *exec.Cmd
+	logs        *lockedBuffer
+	exited      chan error
 }
 
 // startBinary runs `meridio-operator run` with the webhooks and probes on free ports and
 // waits until it is ready.
 func startBinary(t *testing.T, kubeconfig string, environ []string, args ...string) *process {
 	t.Helper()
-	probe := testutil.FreePort(t)
+	probe, webhook := testutil.FreePort(t), testutil.FreePort(t)
 	args = append([]string{"run", "--metrics-bind-address", "0", fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe),
-		fmt.Sprintf("--webhook-port=%d", testutil.FreePort(t)), "--webhook-cert-dir", env.WebhookCertDir}, args...)
+		fmt.Sprintf("--webhook-port=%d", webhook), "--webhook-cert-dir", env.WebhookCertDir}, args...)
 	cmd := exec.Command(testutil.OperatorBinary(t), args...)
 	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), environ...)
-	p := &process{cmd: cmd, logs: &lockedBuffer{}, exited: make(chan error, 1)}
+	p := &process{webhookAddr: fmt.Sprintf("127.0.0.1:%d", webhook), cmd: cmd, logs: &lockedBuffer{}, exited: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	require.NoError(t, cmd.Start())
 	go func() { p.exited <- cmd.Wait() }()
