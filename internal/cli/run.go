@@ -37,6 +37,7 @@ type runOptions struct {
 	metricsAddr    string
 	probeAddr      string
 	leaderElect    bool
+	lease          leaseOptions
 	webhookPort    int
 	pprofAddr      string
 	metricsSecure  bool
@@ -54,6 +55,11 @@ type runOptions struct {
 	qps            float64
 	burst          int
 	git            gitOptions
+}
+
+// leaseOptions are the timings of leader election (controller-runtime's defaults).
+type leaseOptions struct {
+	duration, renewDeadline, retryPeriod time.Duration
 }
 
 // gitOptions are the flags of git mode.
@@ -126,6 +132,9 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "address of the Go profiler's endpoints (/debug/pprof); empty turns it off")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one replica reconciles")
+	fs.DurationVar(&o.lease.duration, "leader-election-lease-duration", 15*time.Second, "how long a follower waits before taking over a lease its leader stopped renewing (a leader that stops cleanly hands over at once)")
+	fs.DurationVar(&o.lease.renewDeadline, "leader-election-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew its lease before it gives up leading")
+	fs.DurationVar(&o.lease.retryPeriod, "leader-election-retry-period", 2*time.Second, "how often the replicas try to acquire or renew the lease")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the admission webhook server")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the webhook server's tls.crt and tls.key")
 	fs.BoolVar(&o.webhooks, "enable-webhooks", envOr("ENABLE_WEBHOOKS", "true") != "false", "serve the admission webhooks (ENABLE_WEBHOOKS); without them only the CRD schemas and the admission policies of config/policy guard the resources")
@@ -241,6 +250,9 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 		LeaderElectionNamespace: leaseNamespace(o.namespace),
 		// A replica that stops cleanly hands over at once instead of after the lease expires.
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &o.lease.duration,
+		RenewDeadline:                 &o.lease.renewDeadline,
+		RetryPeriod:                   &o.lease.retryPeriod,
 		WebhookServer:                 webhook.NewServer(webhook.Options{Port: o.webhookPort, CertDir: o.webhookCertDir}),
 	}
 	cacheOptions(&opts, o.namespace)
