@@ -65,7 +65,7 @@ fuzz: testenv ## Fuzz the validation functions, the offline YAML reader, render 
 	go test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./api/v1alpha1
 	go test -run '^$$' -fuzz '^FuzzReadYAML$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/offline
 	go test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./render
-	go test -run '^$$' -fuzz '^FuzzRenderAccepted$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel 1 ./test/schema
+	go test -run '^$$' -fuzz '^FuzzRenderAccepted$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./test/schema
 
 MODE ?= git
 

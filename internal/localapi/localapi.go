@@ -70,8 +70,10 @@ type Env struct {
 
 	env     *envtest.Environment
 	certDir string
-	cancel  context.CancelFunc
-	done    chan error
+	// apiServerDown is set between StopAPIServer and StartAPIServer.
+	apiServerDown bool
+	cancel        context.CancelFunc
+	done          chan error
 }
 
 // Scheme holds the built-in kinds, CRDs and the Meridio kinds.
@@ -224,6 +226,7 @@ func (e *Env) StopAPIServer() error {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return fmt.Errorf("kill kube-apiserver: %w", err)
 	}
+	e.apiServerDown = true
 	return e.env.ControlPlane.GetAPIServer().Stop() // reaps it and clears envtest's state
 }
 
@@ -254,7 +257,15 @@ func processWithArg(arg string) (int, error) {
 // StartAPIServer starts kube-apiserver again after StopAPIServer, on the same address, with
 // the same certificates and over the same etcd, and waits until it is healthy.
 func (e *Env) StartAPIServer() error {
-	return e.env.ControlPlane.GetAPIServer().Start()
+	if !e.apiServerDown {
+		// A second process would find the address taken, and outlive Stop.
+		return fmt.Errorf("kube-apiserver is running")
+	}
+	if err := e.env.ControlPlane.GetAPIServer().Start(); err != nil {
+		return err
+	}
+	e.apiServerDown = false
+	return nil
 }
 
 // installPolicies creates the embedded admission policies (the immutable fields) and waits

@@ -5,6 +5,7 @@ package schema
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meridio-operator/meridio-operator/internal/fuzzinput"
@@ -21,17 +23,37 @@ import (
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
-var env *localapi.Env
+// c talks to the API server.
+var c client.Client
+
+// sharedKubeconfig passes the API server to fuzzing workers: they are processes of their own,
+// started with the environment of the one that runs TestMain first, and each starting an API
+// server would be slow enough for the fuzzing engine to give up on them.
+const sharedKubeconfig = "MERIDIO_SCHEMA_TEST_KUBECONFIG"
 
 func TestMain(m *testing.M) {
+	if kc := os.Getenv(sharedKubeconfig); kc != "" {
+		cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(kc))
+		if err == nil {
+			c, err = client.New(cfg, client.Options{Scheme: localapi.Scheme()})
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(m.Run())
+	}
 	// No webhook: the rendered kinds are built-in, and their validation is the API server's.
-	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error { env = e[0]; return nil }, localapi.Options{NoWebhooks: true}))
+	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error {
+		c = e[0].Client
+		return os.Setenv(sharedKubeconfig, string(e[0].KubeConfig))
+	}, localapi.Options{NoWebhooks: true}))
 }
 
 // FuzzRenderAccepted renders random trenches that admission accepts (the values of FuzzRender,
 // whose corpus it shares) and creates every rendered object on the API server as a dry run, so
 // that nothing is stored and one input cannot collide with another: the API server accepts each
-// one. Run with -parallel 1: every fuzzing worker starts an API server of its own.
+// one.
 func FuzzRenderAccepted(f *testing.F) {
 	for _, s := range fuzzinput.Seeds() {
 		f.Add(s.Trench, s.Family, s.Attractor, s.Conduit, s.Vip, s.Ports, s.Subnet, s.Match, s.Prefix, s.Flows)
@@ -48,7 +70,7 @@ func FuzzRenderAccepted(f *testing.F) {
 		}
 		for _, it := range res.Items {
 			obj := it.Object.DeepCopyObject().(client.Object)
-			if err := env.Client.Create(context.Background(), obj, client.DryRunAll); err != nil {
+			if err := c.Create(context.Background(), obj, client.DryRunAll); err != nil {
 				t.Errorf("the API server refuses rendered %s %s: %v", it.Object.GetObjectKind().GroupVersionKind().Kind, it.Object.GetName(), err)
 			}
 		}
@@ -70,12 +92,12 @@ func TestRenderAccepted_examples(t *testing.T) {
 		r, err := render.Render(s, render.DefaultSettings())
 		require.NoError(t, err)
 		for _, it := range r.Items {
-			require.NoError(t, env.Client.Create(ctx, it.Object.DeepCopyObject().(client.Object), client.DryRunAll), it.Object.GetName())
+			require.NoError(t, c.Create(ctx, it.Object.DeepCopyObject().(client.Object), client.DryRunAll), it.Object.GetName())
 			n++
 			if svc, ok := it.Object.(*corev1.Service); ok {
 				bad := svc.DeepCopy()
 				bad.Spec.Ports[0].Port = 0
-				err := env.Client.Create(ctx, bad, client.DryRunAll)
+				err := c.Create(ctx, bad, client.DryRunAll)
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), "spec.ports[0].port")
 			}
