@@ -4,6 +4,7 @@
 package clustersink
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
@@ -21,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/csaupgrade"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -54,6 +57,9 @@ func ManagedObjects() []client.Object {
 // implements delivery.Sink.
 type Sink struct {
 	Client client.Client
+	// APIReader reads from the API server itself, for the managed fields the cache leaves out
+	// (nil: Client).
+	APIReader client.Reader
 	// written remembers the applies and deletions, so that a cache lagging behind them does
 	// not cause the same write twice.
 	written memo.Memo
@@ -140,15 +146,78 @@ func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (b
 		return false, nil
 	}
 	u := &unstructured.Unstructured{Object: desired}
-	if err := s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner)); err != nil {
+	upgraded, err := s.write(ctx, u, liveRV == "" && createsFirst(it.Object))
+	if upgraded != "" {
+		// The managed fields were upgraded first: a cache that shows that version is behind
+		// our own writes too.
+		s.written.Record(key, "upgrade", liveRV, upgraded, true)
+	}
+	if err != nil {
 		return false, fmt.Errorf("apply %s: %w", id, err)
 	}
-	s.written.Record(key, "apply", liveRV, u.GetResourceVersion(), written)
+	s.written.Record(key, "apply", cmp.Or(upgraded, liveRV), u.GetResourceVersion(), written)
 	// The response stands in for the cache, which holds objects without their managed fields
 	// too (and they would be most of its size).
 	u.SetManagedFields(nil)
 	s.remember(res.Namespace+"/"+id, liveRV, u.Object)
 	return true, nil
+}
+
+// createsFirst tells the kinds that are created with a plain create when absent rather than
+// with a server-side apply: a create costs the API server about half as much (an apply reads
+// the object first and converts it more often), which is most of a start with many trenches.
+// ConfigMaps are left out: Flow edits change them often, and each first change of a created
+// object needs one more write (see write).
+func createsFirst(obj client.Object) bool {
+	_, cm := obj.(*corev1.ConfigMap)
+	return !cm
+}
+
+// write makes u live: a create when create is true and the object is absent, else a
+// server-side apply. A created object's fields belong to an Update entry of our field manager,
+// which an apply would not remove when the render drops them; so before applying to an object
+// of a kind that createsFirst, such an entry is merged into our apply entry (client-go's
+// csaupgrade, the migration kubectl does), once per object. It returns the resourceVersion that
+// merge led to ("" when there was none).
+func (s *Sink) write(ctx context.Context, u *unstructured.Unstructured, create bool) (upgraded string, err error) {
+	if create {
+		err := s.Client.Create(ctx, u, client.FieldOwner(FieldOwner))
+		if !apierrors.IsAlreadyExists(err) {
+			return "", err
+		}
+		// Created meanwhile (a cache behind, or someone else): apply over it.
+	}
+	if obj, err := s.Client.Scheme().New(u.GroupVersionKind()); err == nil && createsFirst(obj.(client.Object)) {
+		if upgraded, err = s.upgradeManagedFields(ctx, u); err != nil {
+			return "", err
+		}
+	}
+	return upgraded, s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner))
+}
+
+// upgradeManagedFields moves the fields an Update entry of our field manager owns (the object
+// was created, not applied) into our apply entry, and returns the resourceVersion that led to;
+// it writes nothing, and returns "", when there is no such entry.
+func (s *Sink) upgradeManagedFields(ctx context.Context, u *unstructured.Unstructured) (string, error) {
+	reader := s.APIReader
+	if reader == nil {
+		reader = s.Client
+	}
+	live := &metav1.PartialObjectMetadata{}
+	live.SetGroupVersionKind(u.GroupVersionKind())
+	if err := reader.Get(ctx, client.ObjectKeyFromObject(u), live); apierrors.IsNotFound(err) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("read managed fields: %w", err)
+	}
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, sets.New(FieldOwner), FieldOwner)
+	if err != nil || patch == nil {
+		return "", err
+	}
+	if err := s.Client.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return "", fmt.Errorf("upgrade managed fields: %w", err)
+	}
+	return live.GetResourceVersion(), nil
 }
 
 // Remove deletes every object of the trench.

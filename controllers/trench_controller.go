@@ -553,7 +553,7 @@ type Options struct {
 
 // SetupWithClusterSink registers a TrenchReconciler that delivers to the cluster it runs in.
 func SetupWithClusterSink(mgr ctrl.Manager, o Options) error {
-	return Setup(mgr, &clustersink.Sink{Client: mgr.GetClient()}, o)
+	return Setup(mgr, &clustersink.Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}, o)
 }
 
 // Setup registers a TrenchReconciler that delivers through sink.

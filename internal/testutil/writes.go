@@ -32,21 +32,25 @@ func (w *WriteCounter) Wrap(rt http.RoundTripper) http.RoundTripper {
 			return resp, readErr
 		}
 		var obj struct {
-			Metadata struct{ ResourceVersion string } `json:"metadata"`
+			Metadata struct{ Name, ResourceVersion string } `json:"metadata"`
 		}
 		_ = json.Unmarshal(body, &obj)
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		id := req.Method + " " + req.URL.Path
+		path := req.URL.Path
+		if req.Method == http.MethodPost && obj.Metadata.Name != "" {
+			path += "/" + obj.Metadata.Name // a create names the object's path, as later writes do
+		}
+		id := req.Method + " " + path
 		w.writes = append(w.writes, id)
 		if rv := obj.Metadata.ResourceVersion; rv != "" {
-			if w.lastRV[req.URL.Path] == rv {
+			if w.lastRV[path] == rv {
 				w.noops = append(w.noops, id)
 			}
 			if w.lastRV == nil {
 				w.lastRV = map[string]string{}
 			}
-			w.lastRV[req.URL.Path] = rv
+			w.lastRV[path] = rv
 		}
 		return resp, nil
 	})
@@ -57,7 +61,8 @@ type roundTripper func(*http.Request) (*http.Response, error)
 // RoundTrip calls f.
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// Take returns the writes ("METHOD /path") since the last call.
+// Take returns the writes ("METHOD /path", a create with the created object's path) since the
+// last call.
 func (w *WriteCounter) Take() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -106,9 +106,9 @@ func startOperator(b testing.TB, baseline bool) *operator {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sink delivery.Sink = &clustersink.Sink{Client: mgr.GetClient()}
+	var sink delivery.Sink = &clustersink.Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}
 	if baseline {
-		sink = &applyEverything{c: mgr.GetClient(), Sink: &clustersink.Sink{Client: mgr.GetClient()}}
+		sink = &applyEverything{c: mgr.GetClient(), Sink: &clustersink.Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}}
 	}
 	o.reconciler = &controllers.TrenchReconciler{Client: mgr.GetClient(), Sink: sink, Settings: render.DefaultSettings(), Recorder: mgr.GetEventRecorder("bench")}
 	if err := o.reconciler.SetupWithManager(mgr); err != nil {

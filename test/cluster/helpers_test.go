@@ -76,12 +76,13 @@ func settle(t *testing.T, quiet time.Duration) []string {
 	return nil
 }
 
-// applies keeps the server-side applies of rendered objects among writes.
+// applies keeps the writes of rendered objects (creates and server-side applies) among writes.
 func applies(ws []string) []string {
 	var out []string
 	for _, w := range ws {
-		if strings.HasPrefix(w, "PATCH ") && !strings.Contains(w, "/meridio.nordix.org/") && !strings.Contains(w, "/events") {
-			out = append(out, strings.TrimPrefix(w, "PATCH "))
+		verb, path, _ := strings.Cut(w, " ")
+		if (verb == "PATCH" || verb == "POST") && !strings.Contains(path, "/meridio.nordix.org/") && !strings.Contains(path, "/events") {
+			out = append(out, path)
 		}
 	}
 	return out

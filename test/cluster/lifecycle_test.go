@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
@@ -87,6 +88,33 @@ func TestDrift_repaired(t *testing.T) {
 	eventually(t, func(c *assert.CollectT) {
 		assert.Equal(c, "nsp-t6", get(c, &corev1.Service{}, "nsp-service-t6").Spec.Selector["app"])
 	}, "service selector reverted")
+}
+
+// A rendered object the operator created (a plain create, its fields owned by an Update entry
+// of the operator's field manager) loses a field the render no longer has at its next apply:
+// the entry is merged into the operator's apply entry first. The stale field is planted as an
+// earlier render would have left it, by the operator's field manager, with a drift that makes
+// the operator apply again.
+func TestCreated_droppedFieldsRemoved(t *testing.T) {
+	create(t, trenchSet("t8")...)
+	eventually(t, func(c *assert.CollectT) { assert.True(c, exists(&appsv1.Deployment{}, "nse-vlan-a-t8")) }, "rendered")
+	d := get(t, &appsv1.Deployment{}, "nse-vlan-a-t8")
+	require.Len(t, d.ManagedFields, 1, "created by the operator")
+	assert.Equal(t, metav1.ManagedFieldsOperationUpdate, d.ManagedFields[0].Operation)
+
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := get(t, &appsv1.Deployment{}, "nse-vlan-a-t8")
+		d.Annotations = map[string]string{"meridio.nordix.org/from-an-earlier-render": "x"}
+		d.Spec.Replicas = new(int32(5))
+		return c.Update(context.Background(), d, client.FieldOwner(clustersink.FieldOwner))
+	}))
+	eventually(t, func(c *assert.CollectT) {
+		d := get(c, &appsv1.Deployment{}, "nse-vlan-a-t8")
+		assert.Equal(c, int32(1), *d.Spec.Replicas)
+		assert.NotContains(c, d.Annotations, "meridio.nordix.org/from-an-earlier-render")
+		require.Len(c, d.ManagedFields, 1)
+		assert.Equal(c, metav1.ManagedFieldsOperationApply, d.ManagedFields[0].Operation)
+	}, "applied over, the stale field removed")
 }
 
 // SPEC e2e annotation behaviour (§4): the resource-template annotation sets the containers'

@@ -86,7 +86,7 @@ func startOperator(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sink = &clustersink.Sink{Client: mgr.GetClient()}
+	sink = &clustersink.Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}
 	reconciler = &controllers.TrenchReconciler{Client: mgr.GetClient(), Sink: sink, Settings: render.DefaultSettings(),
 		Namespace: ns, Recorder: mgr.GetEventRecorder("meridio-operator")}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
