@@ -27,12 +27,36 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/internal/memo"
 	"github.com/meridio-operator/meridio-operator/render"
 )
+
+// IndexTrench is the cache index of the rendered objects by the trench they belong to: pruning
+// a trench then reads its own objects, not every object of the namespace.
+const IndexTrench = "meridio.trench"
+
+// New returns a sink for the manager's cluster, with the cache indexed by IndexTrench.
+func New(ctx context.Context, mgr manager.Manager) (*Sink, error) {
+	for _, obj := range ManagedObjects() {
+		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, IndexTrench, trenchOf); err != nil {
+			return nil, fmt.Errorf("index %T by trench: %w", obj, err)
+		}
+	}
+	return &Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), indexed: true}, nil
+}
+
+// trenchOf is the IndexTrench value of a rendered object: its trench, if it is ours.
+func trenchOf(obj client.Object) []string {
+	l := obj.GetLabels()
+	if l[render.LabelManagedBy] != render.ManagedByValue || l[render.LabelTrench] == "" {
+		return nil
+	}
+	return []string{l[render.LabelTrench]}
+}
 
 // FieldOwner is the field manager of every apply.
 const FieldOwner = "meridio-operator"
@@ -56,10 +80,13 @@ func ManagedObjects() []client.Object {
 // Sink applies and prunes through a client whose reads come from the manager's cache. It
 // implements delivery.Sink.
 type Sink struct {
+	// Client reads through the manager's cache and writes to the API server.
 	Client client.Client
 	// APIReader reads from the API server itself, for the managed fields the cache leaves out
 	// (nil: Client).
 	APIReader client.Reader
+	// indexed tells that the cache indexes the managed objects by trench (IndexTrench).
+	indexed bool
 	// written remembers the applies and deletions, so that a cache lagging behind them does
 	// not cause the same write twice.
 	written memo.Memo
@@ -375,7 +402,10 @@ func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[str
 	for id := range keep {
 		remembered[memoKey(namespace, trench, id)] = true
 	}
-	sel := client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue, render.LabelTrench: trench}
+	var sel client.ListOption = client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue, render.LabelTrench: trench}
+	if s.indexed {
+		sel = client.MatchingFields{IndexTrench: trench}
+	}
 	for _, list := range ManagedLists() {
 		if err := s.Client.List(ctx, list, client.InNamespace(namespace), sel); err != nil {
 			errs = append(errs, fmt.Errorf("list for pruning: %w", err))

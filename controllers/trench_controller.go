@@ -553,7 +553,11 @@ type Options struct {
 
 // SetupWithClusterSink registers a TrenchReconciler that delivers to the cluster it runs in.
 func SetupWithClusterSink(mgr ctrl.Manager, o Options) error {
-	return Setup(mgr, &clustersink.Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}, o)
+	sink, err := clustersink.New(context.Background(), mgr)
+	if err != nil {
+		return err
+	}
+	return Setup(mgr, sink, o)
 }
 
 // Setup registers a TrenchReconciler that delivers through sink.

@@ -106,9 +106,13 @@ func startOperator(b testing.TB, baseline bool) *operator {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sink delivery.Sink = &clustersink.Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}
+	cs, err := clustersink.New(context.Background(), mgr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sink delivery.Sink = cs
 	if baseline {
-		sink = &applyEverything{c: mgr.GetClient(), Sink: &clustersink.Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}}
+		sink = &applyEverything{c: mgr.GetClient(), Sink: cs}
 	}
 	o.reconciler = &controllers.TrenchReconciler{Client: mgr.GetClient(), Sink: sink, Settings: render.DefaultSettings(), Recorder: mgr.GetEventRecorder("bench")}
 	if err := o.reconciler.SetupWithManager(mgr); err != nil {

@@ -86,7 +86,9 @@ func startOperator(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sink = &clustersink.Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}
+	if sink, err = clustersink.New(context.Background(), mgr); err != nil {
+		return err
+	}
 	reconciler = &controllers.TrenchReconciler{Client: mgr.GetClient(), Sink: sink, Settings: render.DefaultSettings(),
 		Namespace: ns, Recorder: mgr.GetEventRecorder("meridio-operator")}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
