@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,7 +64,8 @@ type TrenchReconciler struct {
 
 	queue    atomic.Pointer[priorityqueue.PriorityQueue[reconcile.Request]]
 	inflight atomic.Int32
-	// deferred holds the trenches whose bookkeeping waits behind other trenches' workloads.
+	// deferred holds the trenches whose bookkeeping waits behind other trenches' workloads,
+	// with what their deferred passes delivered (a delivery.Result), to report.
 	deferred sync.Map
 
 	// written remembers status and adoption patches, so that a cache lagging behind them does
@@ -250,11 +252,12 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		del, deliverErr = r.Sink.Deliver(ctx, res)
 	}
 	delivered()
-	r.report(s.Trench, del, deliverErr)
 	if deliverErr == nil && r.deferBookkeeping(req, del) {
+		// The report (an event) is bookkeeping too: it waits, with what was delivered.
 		return ctrl.Result{RequeueAfter: time.Millisecond, Priority: ptr.To(bookkeepingPriority)}, nil
 	}
-	r.deferred.Delete(req.NamespacedName)
+	del = r.takeDeferred(req, del)
+	r.report(s.Trench, del, deliverErr)
 	if err := r.adopt(ctx, s); err != nil {
 		return ctrl.Result{}, kerrors.NewAggregate([]error{deliverErr, err})
 	}
@@ -298,8 +301,31 @@ func (r *TrenchReconciler) deferBookkeeping(req ctrl.Request, del delivery.Resul
 	if waiting <= 0 {
 		return false
 	}
-	r.deferred.Store(req.NamespacedName, true)
+	r.deferred.Store(req.NamespacedName, r.takeDeferred(req, del))
 	return true
+}
+
+// takeDeferred returns del with what the trench's deferred passes delivered before it, and
+// forgets them.
+func (r *TrenchReconciler) takeDeferred(req ctrl.Request, del delivery.Result) delivery.Result {
+	v, ok := r.deferred.LoadAndDelete(req.NamespacedName)
+	if !ok {
+		return del
+	}
+	earlier := v.(delivery.Result)
+	del.Changed = union(earlier.Changed, del.Changed)
+	del.Removed = union(earlier.Removed, del.Removed)
+	return del
+}
+
+// union is the sorted names of a and b, each once.
+func union(a, b []string) []string {
+	if len(a) == 0 {
+		return b
+	}
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // adopt gives every resource of the trench a (non-controller) owner reference to the trench,

@@ -117,7 +117,9 @@ type auditEvent struct {
 
 // writeStats are the writes of one client in one namespace, as the API server recorded them.
 type writeStats struct {
-	byKind    map[string]int // "verb resource[/subresource]"
+	byKind map[string]int // "verb resource[/subresource]"
+	// early counts the writes by kind up to the time given to readWrites.
+	early     map[string]int
 	noopKinds map[string]int
 	total     int
 	noops     int
@@ -128,13 +130,13 @@ type writeStats struct {
 // readWrites reads the audit log: the successful writes in namespace by clients whose user agent
 // starts with agent. A write whose response has the resourceVersion the object already had
 // changed nothing.
-func readWrites(b *testing.B, log, namespace, agent string) writeStats {
+func readWrites(b *testing.B, log, namespace, agent string, until ...time.Time) writeStats {
 	f, err := os.Open(log)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	st := writeStats{byKind: map[string]int{}, noopKinds: map[string]int{}}
+	st := writeStats{byKind: map[string]int{}, noopKinds: map[string]int{}, early: map[string]int{}}
 	rv := map[string]string{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -168,6 +170,9 @@ func readWrites(b *testing.B, log, namespace, agent string) writeStats {
 		}
 		st.byKind[kind]++
 		st.total++
+		if len(until) > 0 && !e.StageTimestamp.Time.After(until[0]) {
+			st.early[kind]++
+		}
 		if noop {
 			st.noops++
 			st.noopKinds[kind]++
@@ -452,7 +457,7 @@ func runOperatorBacklog(b *testing.B, e *backlogEnv, namespace string, n int) ba
 	var st writeStats
 	for {
 		time.Sleep(time.Second)
-		st = readWrites(b, e.auditLog, namespace, "meridio-operator")
+		st = readWrites(b, e.auditLog, namespace, "meridio-operator", start.Add(present))
 		if time.Since(st.last) > 2*time.Second {
 			break
 		}
@@ -511,6 +516,7 @@ func BenchmarkBacklog(b *testing.B) {
 			b.ReportMetric(run.cpu.Seconds(), "cpu-s")
 			b.ReportMetric(float64(run.maxRSS)/(1<<20), "peak-rss-MiB")
 			b.Logf("N=%d writes (%d): %s", n, run.writes.total, run.writes)
+			b.Logf("N=%d writes until every object was present: %v", n, run.writes.early)
 		})
 	}
 }
