@@ -102,7 +102,7 @@ type Sink struct {
 // ("" when the apply created it).
 type freshObject struct {
 	before string
-	obj    map[string]any
+	obj    client.Object
 	at     time.Time
 }
 
@@ -157,7 +157,7 @@ const applyConcurrency = 4
 // tells whether it wrote.
 func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (bool, error) {
 	id := ID(it.Object)
-	desired, err := s.desired(it)
+	typed, desired, err := s.desired(it)
 	if err != nil {
 		return false, err
 	}
@@ -172,8 +172,11 @@ func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (b
 	if same || s.written.Repeats(key, "apply", liveRV, written) {
 		return false, nil
 	}
-	u := &unstructured.Unstructured{Object: desired}
-	upgraded, err := s.write(ctx, u, liveRV == "" && createsFirst(it.Object))
+	var create client.Object
+	if liveRV == "" && createsFirst(it.Object) {
+		create = typed
+	}
+	live, upgraded, err := s.write(ctx, create, &unstructured.Unstructured{Object: desired})
 	if upgraded != "" {
 		// The managed fields were upgraded first: a cache that shows that version is behind
 		// our own writes too.
@@ -182,11 +185,11 @@ func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (b
 	if err != nil {
 		return false, fmt.Errorf("apply %s: %w", id, err)
 	}
-	s.written.Record(key, "apply", cmp.Or(upgraded, liveRV), u.GetResourceVersion(), written)
+	s.written.Record(key, "apply", cmp.Or(upgraded, liveRV), live.GetResourceVersion(), written)
 	// The response stands in for the cache, which holds objects without their managed fields
 	// too (and they would be most of its size).
-	u.SetManagedFields(nil)
-	s.remember(res.Namespace+"/"+id, liveRV, u.Object)
+	live.SetManagedFields(nil)
+	s.remember(res.Namespace+"/"+id, liveRV, live)
 	return true, nil
 }
 
@@ -200,26 +203,28 @@ func createsFirst(obj client.Object) bool {
 	return !cm
 }
 
-// write makes u live: a create when create is true and the object is absent, else a
-// server-side apply. A created object's fields belong to an Update entry of our field manager,
-// which an apply would not remove when the render drops them; so before applying to an object
-// of a kind that createsFirst, such an entry is merged into our apply entry (client-go's
-// csaupgrade, the migration kubectl does), once per object. It returns the resourceVersion that
-// merge led to ("" when there was none).
-func (s *Sink) write(ctx context.Context, u *unstructured.Unstructured, create bool) (upgraded string, err error) {
-	if create {
-		err := s.Client.Create(ctx, u, client.FieldOwner(FieldOwner))
+// write makes the object live: a create of the typed object create when it is not nil (as
+// protobuf, which costs the API server less than JSON), and else, or if the object exists
+// after all, a server-side apply of u. It returns the object as the API server answered. A
+// created object's fields belong to an Update entry of our field manager, which an apply would
+// not remove when the render drops them; so before applying to an object of a kind that
+// createsFirst, such an entry is merged into our apply entry (client-go's csaupgrade, the
+// migration kubectl does), once per object; upgraded is the resourceVersion that merge led to
+// ("" when there was none).
+func (s *Sink) write(ctx context.Context, create client.Object, u *unstructured.Unstructured) (live client.Object, upgraded string, err error) {
+	if create != nil {
+		err := s.Client.Create(ctx, create, client.FieldOwner(FieldOwner))
 		if !apierrors.IsAlreadyExists(err) {
-			return "", err
+			return create, "", err
 		}
 		// Created meanwhile (a cache behind, or someone else): apply over it.
 	}
 	if obj, err := s.Client.Scheme().New(u.GroupVersionKind()); err == nil && createsFirst(obj.(client.Object)) {
 		if upgraded, err = s.upgradeManagedFields(ctx, u); err != nil {
-			return "", err
+			return u, "", err
 		}
 	}
-	return upgraded, s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner))
+	return u, upgraded, s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner))
 }
 
 // upgradeManagedFields moves the fields an Update entry of our field manager owns (the object
@@ -300,7 +305,11 @@ func (s *Sink) Live(ctx context.Context, rendered client.Object) (map[string]any
 		rv = (&unstructured.Unstructured{Object: live}).GetResourceVersion()
 	}
 	if rv == f.before && time.Since(f.at) < freshFor {
-		return f.obj, nil // the cache is behind the apply
+		// The cache is behind the apply.
+		if u, ok := f.obj.(*unstructured.Unstructured); ok {
+			return u.Object, nil
+		}
+		return runtime.DefaultUnstructuredConverter.ToUnstructured(f.obj)
 	}
 	delete(s.fresh, key) // the cache has seen the apply, or something later
 	return live, nil
@@ -318,7 +327,7 @@ func (s *Sink) Observed(obj client.Object) {
 }
 
 // remember keeps an apply response for Live.
-func (s *Sink) remember(key, before string, obj map[string]any) {
+func (s *Sink) remember(key, before string, obj client.Object) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fresh == nil {
@@ -336,12 +345,13 @@ func (s *Sink) remember(key, before string, obj map[string]any) {
 	s.fresh[key] = freshObject{before: before, obj: obj, at: now}
 }
 
-// desired is the object as applied: the render plus an owner reference to its resource.
-func (s *Sink) desired(it render.Item) (map[string]any, error) {
+// desired is the object as applied: the render plus an owner reference to its resource, as a
+// typed object (for a create) and as the normalised map an apply sends and comparisons use.
+func (s *Sink) desired(it render.Item) (client.Object, map[string]any, error) {
 	obj := it.Object.DeepCopyObject().(client.Object)
 	uid := it.Owner.UID
 	if uid == "" {
-		return nil, fmt.Errorf("apply %s: no UID for owner %s/%s", ID(it.Object), it.Owner.Kind, it.Owner.Name)
+		return nil, nil, fmt.Errorf("apply %s: no UID for owner %s/%s", ID(it.Object), it.Owner.Kind, it.Owner.Name)
 	}
 	obj.SetOwnerReferences([]metav1.OwnerReference{{
 		APIVersion:         meridiov1.GroupVersion.String(),
@@ -353,13 +363,13 @@ func (s *Sink) desired(it render.Item) (map[string]any, error) {
 	}})
 	m, err := render.Clean(obj)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n, err := normalize(m)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return n.(map[string]any), nil
+	return obj, n.(map[string]any), nil
 }
 
 // upToDate reads the live object (from the cache) and tells whether applying desired would

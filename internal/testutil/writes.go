@@ -6,6 +6,11 @@ import (
 	"io"
 	"net/http"
 	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+
+	"github.com/meridio-operator/meridio-operator/internal/localapi"
 )
 
 // WriteCounter records the write requests a client sends to the API server, and the writes
@@ -31,19 +36,16 @@ func (w *WriteCounter) Wrap(rt http.RoundTripper) http.RoundTripper {
 		if readErr != nil {
 			return resp, readErr
 		}
-		var obj struct {
-			Metadata struct{ Name, ResourceVersion string } `json:"metadata"`
-		}
-		_ = json.Unmarshal(body, &obj)
+		name, rv := nameAndVersion(body)
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		path := req.URL.Path
-		if req.Method == http.MethodPost && obj.Metadata.Name != "" {
-			path += "/" + obj.Metadata.Name // a create names the object's path, as later writes do
+		if req.Method == http.MethodPost && name != "" {
+			path += "/" + name // a create names the object's path, as later writes do
 		}
 		id := req.Method + " " + path
 		w.writes = append(w.writes, id)
-		if rv := obj.Metadata.ResourceVersion; rv != "" {
+		if rv != "" {
 			if w.lastRV[path] == rv {
 				w.noops = append(w.noops, id)
 			}
@@ -54,6 +56,23 @@ func (w *WriteCounter) Wrap(rt http.RoundTripper) http.RoundTripper {
 		}
 		return resp, nil
 	})
+}
+
+// deserializer reads responses in JSON or protobuf (which clients use for built-in kinds).
+var deserializer = serializer.NewCodecFactory(localapi.Scheme()).UniversalDeserializer()
+
+// nameAndVersion reads the name and resourceVersion of the object a response holds.
+func nameAndVersion(body []byte) (name, rv string) {
+	if obj, _, err := deserializer.Decode(body, nil, nil); err == nil {
+		if m, err := meta.Accessor(obj); err == nil {
+			return m.GetName(), m.GetResourceVersion()
+		}
+	}
+	var obj struct {
+		Metadata struct{ Name, ResourceVersion string } `json:"metadata"`
+	}
+	_ = json.Unmarshal(body, &obj)
+	return obj.Metadata.Name, obj.Metadata.ResourceVersion
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)
