@@ -213,7 +213,8 @@ func newLogger(level string, w io.Writer) (logr.Logger, error) {
 	if !ok {
 		return logr.Logger{}, fmt.Errorf("--log-level %q: want debug, info or error", level)
 	}
-	return zap.New(zap.WriteTo(w), zap.Level(lvl)), nil
+	// Millisecond timestamps: a reconcile takes milliseconds.
+	return zap.New(zap.WriteTo(w), zap.Level(lvl), func(o *zap.Options) { o.TimeEncoder = uzap.ISO8601TimeEncoder }), nil
 }
 
 // cacheOptions scope the cache to one namespace ("" for all), and the rendered kinds to the objects the
