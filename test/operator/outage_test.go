@@ -2,14 +2,18 @@ package operator
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
 // cutter is a TCP proxy to the API server that can be cut: to the operator behind it, the API
@@ -143,15 +148,39 @@ func TestRun_apiServerRestart(t *testing.T) {
 	c := env.Client
 	ns := "restart"
 	kubeconfig := namespaceAndKubeconfig(t, ns)
-	p := startBinary(t, kubeconfig, nil, "--namespace", ns)
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	p := startBinary(t, kubeconfig, nil, "--namespace", ns, "--metrics-bind-address", metricsAddr)
 	createSets(t, ns, []string{"r0"})
 	requireConverged(t, p, ns, []string{"r0"}, 30*time.Second)
+	// Nothing can be written to the API server while it is down: the outage shows, while it
+	// lasts, in the metrics a monitoring system scrapes from the pod itself.
+	failedRequests := func() float64 {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(resp.Body)
+		require.NoError(t, err)
+		n := 0.0
+		for _, m := range families["rest_client_requests_total"].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "code" && l.GetValue() == "<error>" {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return n
+	}
+	before := failedRequests()
 
 	burst := names("r", 1, 6)
 	createSets(t, ns, burst)
 	require.NoError(t, env.StopAPIServer())
 	stopped := time.Now()
-	time.Sleep(20 * time.Second)
+	time.Sleep(10 * time.Second)
+	during := failedRequests()
+	assert.Greater(t, during, before, "requests that found no API server, counted while it is down")
+	time.Sleep(10 * time.Second)
 	require.NoError(t, env.StartAPIServer(), "the other tests need it")
 	t.Logf("API server down for %v", time.Since(stopped).Round(time.Second))
 	setFlowPorts(t, ns, "f-r0", "7777")
