@@ -6,6 +6,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/internal/fuzzinput"
 	"github.com/meridio-operator/meridio-operator/render"
 )
@@ -15,15 +16,7 @@ import (
 // panics, is the same twice, and every object it keeps has names and label values the API
 // server accepts.
 func FuzzRender(f *testing.F) {
-	for _, s := range fuzzinput.Seeds() {
-		f.Add(s.Trench, s.Family, s.Attractor, s.Conduit, s.Vip, s.Ports, s.Subnet, s.Match, s.Prefix, s.Flows)
-	}
-	f.Fuzz(func(t *testing.T, trench, family, attractor, conduit, vip, ports, subnet, match, prefix string, flows uint8) {
-		s, set, ok := fuzzinput.Input{Trench: trench, Family: family, Attractor: attractor, Conduit: conduit, Vip: vip, Ports: ports,
-			Subnet: subnet, Match: match, Prefix: prefix, Flows: flows}.Admitted()
-		if !ok {
-			return
-		}
+	fuzzinput.Fuzz(f, func(t *testing.T, s *meridiov1.Snapshot, set render.Settings) {
 		a, err := render.Render(s, set)
 		if err != nil {
 			t.Fatalf("an admitted trench does not render: %v", err)

@@ -5,6 +5,7 @@ package fuzzinput
 import (
 	"fmt"
 	"strings"
+	"testing"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/internal/offline"
@@ -70,4 +71,19 @@ func Seeds() []Input {
 		{"trench-b", "dualstack", "attr", "lb", "2001:db8::/64", "any", "::/0", "", "x-", 1},
 		{"a.b", "ipv6", "FE_blue", "c", "20.0.0.1/24", "0-65535", "1.2.3.4/32", "udp[0:1] & 0x0f = 1", "p", 200},
 	}
+}
+
+// Fuzz runs a fuzz target over the admitted trenches of the fuzzer's values, starting from
+// Seeds: check gets each one that admission accepts, with its settings.
+func Fuzz(f *testing.F, check func(t *testing.T, s *meridiov1.Snapshot, set render.Settings)) {
+	for _, s := range Seeds() {
+		f.Add(s.Trench, s.Family, s.Attractor, s.Conduit, s.Vip, s.Ports, s.Subnet, s.Match, s.Prefix, s.Flows)
+	}
+	f.Fuzz(func(t *testing.T, trench, family, attractor, conduit, vip, ports, subnet, match, prefix string, flows uint8) {
+		in := Input{Trench: trench, Family: family, Attractor: attractor, Conduit: conduit, Vip: vip, Ports: ports,
+			Subnet: subnet, Match: match, Prefix: prefix, Flows: flows}
+		if s, set, ok := in.Admitted(); ok {
+			check(t, s, set)
+		}
+	})
 }

@@ -196,7 +196,13 @@ func startBinary(b *testing.B, namespace string, args ...string) *binaryProcess 
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	check(b, cmd.Start())
 	b.Cleanup(func() { _ = cmd.Process.Kill() })
-	waitFor(b, time.Minute, "the operator to be ready", func() bool {
+	waitReady(b, "the operator", probe)
+	return p
+}
+
+// waitReady waits until the operator whose health probes are on port probe is ready.
+func waitReady(b *testing.B, what string, probe int) {
+	waitFor(b, time.Minute, what+" to be ready", func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probe))
 		if err != nil {
 			return false
@@ -204,7 +210,6 @@ func startBinary(b *testing.B, namespace string, args ...string) *binaryProcess 
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return p
 }
 
 func waitFor(b *testing.B, timeout time.Duration, what string, cond func() bool) {

@@ -214,6 +214,16 @@ func gitServer(t *testing.T) (url, bare string) {
 	return srv.HTTPAddress() + "/fleet.git", bare
 }
 
+// gitCrashSetup prepares a git-mode crash test: the namespace, a Git server, and the binary's
+// kubeconfig, the bare repository, the clone directory and the arguments of its runs.
+func gitCrashSetup(t *testing.T, ns string) (kubeconfig, bare, clone string, args []string) {
+	t.Helper()
+	kubeconfig = namespaceAndKubeconfig(t, ns)
+	url, bare := gitServer(t)
+	clone = filepath.Join(t.TempDir(), "clone")
+	return kubeconfig, bare, clone, []string{"--namespace", ns, "--sink=git", "--git-url", url, "--git-clone-dir", clone, "--git-verify=false"}
+}
+
 // commitObjects counts the commit objects of a repository, reachable or not.
 func commitObjects(t *testing.T, repo string) int {
 	t.Helper()
@@ -244,10 +254,7 @@ func requireOneCommitOf(t *testing.T, p *process, ns, trench, bare string, edits
 // commit to its clone and before it pushed it. Restarted, it pushes the change exactly once.
 func TestCrash_gitBeforePush(t *testing.T) {
 	ns := "crash-before-push"
-	kubeconfig := namespaceAndKubeconfig(t, ns)
-	url, bare := gitServer(t)
-	clone := filepath.Join(t.TempDir(), "clone")
-	args := []string{"--namespace", ns, "--sink=git", "--git-url", url, "--git-clone-dir", clone, "--git-verify=false"}
+	kubeconfig, bare, clone, args := gitCrashSetup(t, ns)
 
 	p := startBinary(t, kubeconfig, []string{failpoint.Env + "=" + failpoint.GitBeforePush}, args...)
 	createSets(t, ns, []string{"b1"})
@@ -271,10 +278,7 @@ func TestCrash_gitBeforePush(t *testing.T) {
 // change made after that is pushed once more.
 func TestCrash_gitDuringPush(t *testing.T) {
 	ns := "crash-during-push"
-	kubeconfig := namespaceAndKubeconfig(t, ns)
-	url, bare := gitServer(t)
-	clone := filepath.Join(t.TempDir(), "clone")
-	args := []string{"--namespace", ns, "--sink=git", "--git-url", url, "--git-clone-dir", clone, "--git-verify=false"}
+	kubeconfig, bare, _, args := gitCrashSetup(t, ns)
 	receiving := filepath.Join(t.TempDir(), "receiving")
 	hook := filepath.Join(bare, "hooks", "pre-receive")
 	require.NoError(t, os.WriteFile(hook, []byte("#!/bin/sh\ncat >/dev/null\ntouch "+receiving+"\nsleep 2\n"), 0o755))

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/internal/fuzzinput"
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 	"github.com/meridio-operator/meridio-operator/internal/offline"
@@ -55,15 +56,7 @@ func TestMain(m *testing.M) {
 // that nothing is stored and one input cannot collide with another: the API server accepts each
 // one.
 func FuzzRenderAccepted(f *testing.F) {
-	for _, s := range fuzzinput.Seeds() {
-		f.Add(s.Trench, s.Family, s.Attractor, s.Conduit, s.Vip, s.Ports, s.Subnet, s.Match, s.Prefix, s.Flows)
-	}
-	f.Fuzz(func(t *testing.T, trench, family, attractor, conduit, vip, ports, subnet, match, prefix string, flows uint8) {
-		s, set, ok := fuzzinput.Input{Trench: trench, Family: family, Attractor: attractor, Conduit: conduit, Vip: vip, Ports: ports,
-			Subnet: subnet, Match: match, Prefix: prefix, Flows: flows}.Admitted()
-		if !ok {
-			return
-		}
+	fuzzinput.Fuzz(f, func(t *testing.T, s *meridiov1.Snapshot, set render.Settings) {
 		res, err := render.Render(s, set)
 		if err != nil {
 			t.Fatalf("an admitted trench does not render: %v", err)
