@@ -87,6 +87,9 @@ type Sink struct {
 	APIReader client.Reader
 	// indexed tells that the cache indexes the managed objects by trench (IndexTrench).
 	indexed bool
+	// upgraded holds the objects (namespace/ID) whose managed fields hold no Update entry of
+	// ours any more, so that their applies skip the read of upgradeManagedFields.
+	upgraded sync.Map
 	// written remembers the applies and deletions, so that a cache lagging behind them does
 	// not cause the same write twice.
 	written memo.Memo
@@ -214,6 +217,11 @@ func createsFirst(obj client.Object) bool {
 func (s *Sink) write(ctx context.Context, create client.Object, u *unstructured.Unstructured) (live client.Object, upgraded string, err error) {
 	if create != nil {
 		err := s.Client.Create(ctx, create, client.FieldOwner(FieldOwner))
+		// A typed response comes without its kind, which status needs to read the object.
+		create.GetObjectKind().SetGroupVersionKind(u.GroupVersionKind())
+		if err == nil {
+			s.upgraded.Delete(u.GetNamespace() + "/" + ID(u)) // a new object, with a new Update entry
+		}
 		if !apierrors.IsAlreadyExists(err) {
 			return create, "", err
 		}
@@ -231,23 +239,34 @@ func (s *Sink) write(ctx context.Context, create client.Object, u *unstructured.
 // was created, not applied) into our apply entry, and returns the resourceVersion that led to;
 // it writes nothing, and returns "", when there is no such entry.
 func (s *Sink) upgradeManagedFields(ctx context.Context, u *unstructured.Unstructured) (string, error) {
-	reader := s.APIReader
-	if reader == nil {
-		reader = s.Client
+	key := u.GetNamespace() + "/" + ID(u)
+	if _, done := s.upgraded.Load(key); done {
+		return "", nil
+	}
+	if s.APIReader == nil {
+		// The cache holds no managed fields: reading them there would find nothing to merge.
+		return "", fmt.Errorf("read managed fields: the sink has no APIReader")
 	}
 	live := &metav1.PartialObjectMetadata{}
 	live.SetGroupVersionKind(u.GroupVersionKind())
-	if err := reader.Get(ctx, client.ObjectKeyFromObject(u), live); apierrors.IsNotFound(err) {
+	if err := s.APIReader.Get(ctx, client.ObjectKeyFromObject(u), live); apierrors.IsNotFound(err) {
 		return "", nil
 	} else if err != nil {
 		return "", fmt.Errorf("read managed fields: %w", err)
 	}
 	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, sets.New(FieldOwner), FieldOwner)
-	if err != nil || patch == nil {
+	if err != nil {
 		return "", err
 	}
-	if err := s.Client.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); err != nil {
-		return "", fmt.Errorf("upgrade managed fields: %w", err)
+	if patch != nil {
+		if err := s.Client.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+			return "", fmt.Errorf("upgrade managed fields: %w", err)
+		}
+	}
+	// An object's managed fields need this once: later applies keep them in the apply entry.
+	s.upgraded.Store(key, true)
+	if patch == nil {
+		return "", nil
 	}
 	return live.GetResourceVersion(), nil
 }
@@ -438,6 +457,7 @@ func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[str
 				continue
 			}
 			s.written.Forget(key)
+			s.upgraded.Delete(namespace + "/" + id)
 			s.written.Record(key, "delete", obj.GetResourceVersion(), obj.GetResourceVersion(), obj.GetUID())
 			s.mu.Lock()
 			delete(s.fresh, namespace+"/"+id)

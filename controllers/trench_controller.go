@@ -252,6 +252,8 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		del, deliverErr = r.Sink.Deliver(ctx, res)
 	}
 	delivered()
+	objectsApplied.WithLabelValues(req.Namespace, req.Name).Add(float64(len(del.Changed)))
+	objectsPruned.WithLabelValues(req.Namespace, req.Name).Add(float64(len(del.Removed)))
 	if deliverErr == nil && r.deferBookkeeping(req, del) {
 		// The report (an event) is bookkeeping too: it waits, with what was delivered.
 		return ctrl.Result{RequeueAfter: time.Millisecond, Priority: ptr.To(bookkeepingPriority)}, nil
@@ -320,9 +322,6 @@ func (r *TrenchReconciler) takeDeferred(req ctrl.Request, del delivery.Result) d
 
 // union is the sorted names of a and b, each once.
 func union(a, b []string) []string {
-	if len(a) == 0 {
-		return b
-	}
 	out := slices.Concat(a, b)
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -451,10 +450,8 @@ func setExternalModification(st *meridiov1.Status, generation int64, held []stri
 	}
 }
 
-// report records what the delivery did: metrics, and events a user must see.
+// report records what the delivery did as the events a user must see.
 func (r *TrenchReconciler) report(t *meridiov1.Trench, del delivery.Result, deliverErr error) {
-	objectsApplied.WithLabelValues(t.Namespace, t.Name).Add(float64(len(del.Changed)))
-	objectsPruned.WithLabelValues(t.Namespace, t.Name).Add(float64(len(del.Removed)))
 	if len(del.Changed) > 0 {
 		// An event's note may hold 1 kB: longer ones are refused by the API server.
 		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s", limit(fmt.Sprintf("%s %d objects: %s", delivered(del), len(del.Changed), strings.Join(del.Changed, ", "))))

@@ -227,7 +227,12 @@ func (e *Env) StopAPIServer() error {
 		return fmt.Errorf("kill kube-apiserver: %w", err)
 	}
 	e.apiServerDown = true
-	return e.env.ControlPlane.GetAPIServer().Stop() // reaps it and clears envtest's state
+	// envtest reaps it; its Stop then finds it exited instead of signalling a process that
+	// may be gone by then.
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return e.env.ControlPlane.GetAPIServer().Stop() // clears envtest's state
 }
 
 // processWithArg finds the process with the argument given on its command line.

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
+	"github.com/meridio-operator/meridio-operator/render"
 )
 
 // controlledBy checks the controller owner reference of a rendered object.
@@ -55,6 +56,31 @@ func TestTrench_createsItsObjects(t *testing.T) {
 		requireCondition(c, tr, meta.ReadyCondition, metav1.ConditionTrue, meta.SucceededReason)
 		assert.Nil(c, findCondition(tr, meta.ReconcilingCondition))
 	}, "trench ready")
+}
+
+// The sink's answer for an object it has just created (the API server's response to the create,
+// standing in for a cache that has not seen it yet) carries the object's kind, as the cache's
+// objects do: status reads workloads by kind, and a StatefulSet read without it would look ready.
+func TestSink_liveRightAfterCreate(t *testing.T) {
+	ctx := context.Background()
+	trench := "no-such-trench" // so that no reconcile touches the object
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "live-after-create",
+			Labels:      map[string]string{render.LabelManagedBy: render.ManagedByValue, render.LabelTrench: trench},
+			Annotations: map[string]string{render.AnnotationHash: "h1"}},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	svc.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Service"))
+	res := &render.Result{Namespace: ns, Trench: trench, Items: []render.Item{
+		{Object: svc, Owner: render.Owner{Kind: "Trench", Name: trench, UID: "6a1c52a4-0000-4000-8000-000000000001"}}}}
+	_, err := sink.Deliver(ctx, res)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Delete(ctx, svc) })
+	live, err := sink.Live(ctx, svc)
+	require.NoError(t, err)
+	require.NotNil(t, live)
+	assert.Equal(t, "Service", live["kind"])
+	assert.Equal(t, "v1", live["apiVersion"])
 }
 
 // SPEC e2e 9, 13, 18: an attractor creates the front-ends, the VLAN NSE and the PDB; a conduit
