@@ -145,15 +145,7 @@ func renderDir(t testing.TB, dir string) []*render.Result {
 	t.Helper()
 	resources, errs := offline.ReadPaths([]string{dir}, nil)
 	require.Empty(t, errs)
-	snaps, errs := offline.Snapshots(resources, "default")
-	require.Empty(t, errs)
-	var out []*render.Result
-	for _, s := range snaps {
-		res, err := render.Render(s, render.DefaultSettings())
-		require.NoError(t, err)
-		out = append(out, res)
-	}
-	return out
+	return testutil.Render(t, resources, "default")
 }
 
 // examples renders examples/.

@@ -213,19 +213,7 @@ func trenchSets(b *testing.B, namespace string, n int) ([]offline.Resource, []*r
 	if len(errs) > 0 {
 		b.Fatal(errs)
 	}
-	snaps, errs := offline.Snapshots(res, namespace)
-	if len(errs) > 0 {
-		b.Fatal(errs)
-	}
-	var out []*render.Result
-	for _, s := range snaps {
-		r, err := render.Render(s, render.DefaultSettings())
-		if err != nil {
-			b.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return res, out
+	return res, testutil.Render(b, res, namespace)
 }
 
 // presence watches the workload objects of a namespace and records when every expected object

@@ -130,17 +130,7 @@ func seed(b *testing.B, url, namespace string) {
 	if len(errs) > 0 {
 		b.Fatal(errs)
 	}
-	snaps, errs := offline.Snapshots(resources, "default")
-	if len(errs) > 0 {
-		b.Fatal(errs)
-	}
-	var results []*render.Result
-	for _, s := range snaps {
-		res, err := render.Render(s, render.DefaultSettings())
-		check(b, err)
-		results = append(results, res)
-	}
-	files, err := render.Files(results)
+	files, err := render.Files(testutil.Render(b, resources, "default"))
 	check(b, err)
 	wt := filepath.Join(b.TempDir(), "seed")
 	run(b, "", "git", "clone", "--quiet", url, wt)

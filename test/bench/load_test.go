@@ -177,14 +177,8 @@ func wantConfigs(b *testing.B, crs []offline.Resource, ns string, last []string)
 			f.Spec.DestinationPorts = []string{last[t]}
 		}
 	}
-	snaps, errs := offline.Snapshots(crs, ns)
-	if len(errs) > 0 {
-		b.Fatal(errs)
-	}
 	out := map[string]map[string]string{}
-	for _, s := range snaps {
-		res, err := render.Render(s, render.DefaultSettings())
-		check(b, err)
+	for _, res := range testutil.Render(b, crs, ns) {
 		cm := res.Configuration.(*corev1.ConfigMap)
 		out[cm.Name] = cm.Data
 	}

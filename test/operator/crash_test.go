@@ -38,15 +38,7 @@ func renders(t *testing.T, ns string, trenches []string, edits ...func(doc strin
 	}
 	res, errs := offline.Decode("sets.yaml", strings.NewReader(strings.Join(docs, "---\n")))
 	require.Empty(t, errs)
-	snaps, errs := offline.Snapshots(res, ns)
-	require.Empty(t, errs)
-	var out []*render.Result
-	for _, s := range snaps {
-		r, err := render.Render(s, render.DefaultSettings())
-		require.NoError(t, err)
-		out = append(out, r)
-	}
-	return out
+	return testutil.Render(t, res, ns)
 }
 
 // createSets creates the trench sets named, without waiting for anything.

@@ -77,13 +77,10 @@ func TestRenderAccepted_examples(t *testing.T) {
 	ctx := context.Background()
 	res, errs := offline.ReadPaths([]string{filepath.Join(testutil.RepoRoot(), "examples")}, nil)
 	require.Empty(t, errs)
-	snaps, errs := offline.Snapshots(res, offline.DefaultNamespace)
-	require.Empty(t, errs)
-	require.NotEmpty(t, snaps)
+	renders := testutil.Render(t, res, offline.DefaultNamespace)
+	require.NotEmpty(t, renders)
 	n := 0
-	for _, s := range snaps {
-		r, err := render.Render(s, render.DefaultSettings())
-		require.NoError(t, err)
+	for _, r := range renders {
 		for _, it := range r.Items {
 			require.NoError(t, c.Create(ctx, it.Object.DeepCopyObject().(client.Object), client.DryRunAll), it.Object.GetName())
 			n++
@@ -96,5 +93,5 @@ func TestRenderAccepted_examples(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d objects of %d trenches accepted", n, len(snaps))
+	t.Logf("%d objects of %d trenches accepted", n, len(renders))
 }
