@@ -175,11 +175,8 @@ func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (b
 	if same || s.written.Repeats(key, "apply", liveRV, written) {
 		return false, nil
 	}
-	var create client.Object
-	if liveRV == "" && createsFirst(it.Object) {
-		create = typed
-	}
-	live, upgraded, err := s.write(ctx, create, &unstructured.Unstructured{Object: desired})
+	objKey := res.Namespace + "/" + id
+	live, upgraded, err := s.write(ctx, objKey, typed, &unstructured.Unstructured{Object: desired}, liveRV == "")
 	if upgraded != "" {
 		// The managed fields were upgraded first: a cache that shows that version is behind
 		// our own writes too.
@@ -192,7 +189,7 @@ func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (b
 	// The response stands in for the cache, which holds objects without their managed fields
 	// too (and they would be most of its size).
 	live.SetManagedFields(nil)
-	s.remember(res.Namespace+"/"+id, liveRV, live)
+	s.remember(objKey, liveRV, live)
 	return true, nil
 }
 
@@ -206,31 +203,33 @@ func createsFirst(obj client.Object) bool {
 	return !cm
 }
 
-// write makes the object live: a create of the typed object create when it is not nil (as
-// protobuf, which costs the API server less than JSON), and else, or if the object exists
-// after all, a server-side apply of u. It returns the object as the API server answered. A
+// write makes the object (namespace/ID key) live: when it is absent and of a kind that
+// createsFirst, a create of the typed object (as protobuf, which costs the API server less than
+// JSON); else, or if it exists after all, a server-side apply of u, the same object as a map.
+// It returns the object as the API server answered. A
 // created object's fields belong to an Update entry of our field manager, which an apply would
 // not remove when the render drops them; so before applying to an object of a kind that
 // createsFirst, such an entry is merged into our apply entry (client-go's csaupgrade, the
 // migration kubectl does), once per object; upgraded is the resourceVersion that merge led to
 // ("" when there was none).
-func (s *Sink) write(ctx context.Context, create client.Object, u *unstructured.Unstructured) (live client.Object, upgraded string, err error) {
-	if create != nil {
-		err := s.Client.Create(ctx, create, client.FieldOwner(FieldOwner))
+func (s *Sink) write(ctx context.Context, key string, typed client.Object, u *unstructured.Unstructured, absent bool) (live client.Object, upgraded string, err error) {
+	if !createsFirst(typed) {
+		return u, "", s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner))
+	}
+	if absent {
+		err := s.Client.Create(ctx, typed, client.FieldOwner(FieldOwner))
 		// A typed response comes without its kind, which status needs to read the object.
-		create.GetObjectKind().SetGroupVersionKind(u.GroupVersionKind())
+		typed.GetObjectKind().SetGroupVersionKind(u.GroupVersionKind())
 		if err == nil {
-			s.upgraded.Delete(u.GetNamespace() + "/" + ID(u)) // a new object, with a new Update entry
+			s.upgraded.Delete(key) // a new object, with a new Update entry
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return create, "", err
+			return typed, "", err
 		}
 		// Created meanwhile (a cache behind, or someone else): apply over it.
 	}
-	if obj, err := s.Client.Scheme().New(u.GroupVersionKind()); err == nil && createsFirst(obj.(client.Object)) {
-		if upgraded, err = s.upgradeManagedFields(ctx, u); err != nil {
-			return u, "", err
-		}
+	if upgraded, err = s.upgradeManagedFields(ctx, key, u); err != nil {
+		return u, "", err
 	}
 	return u, upgraded, s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner))
 }
@@ -238,8 +237,7 @@ func (s *Sink) write(ctx context.Context, create client.Object, u *unstructured.
 // upgradeManagedFields moves the fields an Update entry of our field manager owns (the object
 // was created, not applied) into our apply entry, and returns the resourceVersion that led to;
 // it writes nothing, and returns "", when there is no such entry.
-func (s *Sink) upgradeManagedFields(ctx context.Context, u *unstructured.Unstructured) (string, error) {
-	key := u.GetNamespace() + "/" + ID(u)
+func (s *Sink) upgradeManagedFields(ctx context.Context, key string, u *unstructured.Unstructured) (string, error) {
 	if _, done := s.upgraded.Load(key); done {
 		return "", nil
 	}
