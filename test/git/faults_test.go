@@ -34,6 +34,20 @@ func editFlow(t *testing.T, ns, name, port string) {
 	}))
 }
 
+// requirePushed waits until the branch has moved on from the commit past ("": it did not
+// exist) to a head that the trench reports as its revision and whose committed ConfigMap of the
+// trench holds port.
+func requirePushed(t *testing.T, o *operator, bare, ns, tr, past, port string) {
+	t.Helper()
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		head := testutil.GitOutput(bare, "rev-parse", "--verify", "--quiet", "refs/heads/main")
+		require.NotEmpty(col, head)
+		assert.NotEqual(col, past, head)
+		assert.Equal(col, "main@sha1:"+head, trench(col, ns, tr).Status.Revision)
+		assert.Contains(col, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/"+tr+"/configmap-meridio-configuration-"+tr+".yaml"), port)
+	}, 2*timeout, tick, "logs:\n%s", o.logs)
+}
+
 // Test_gitMode_serverRefusesPushes: a Git server whose pre-receive hook refuses every push (a
 // full disk, a policy) gives GitPushFailed with the server's words, and retries with backoff;
 // once the hook is gone, the next push carries the current render. The server refuses
@@ -64,13 +78,7 @@ func Test_gitMode_serverRefusesPushes(t *testing.T) {
 	assert.Empty(t, testutil.GitOutput(bare, "rev-parse", "--verify", "--quiet", "refs/heads/main"), "nothing got in")
 
 	require.NoError(t, os.Remove(hook))
-	require.EventuallyWithT(t, func(col *assert.CollectT) {
-		tr := trench(col, ns, "h1")
-		head := testutil.GitOutput(bare, "rev-parse", "--verify", "--quiet", "refs/heads/main")
-		require.NotEmpty(col, head)
-		assert.Equal(col, "main@sha1:"+head, tr.Status.Revision)
-		assert.Contains(col, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/h1/configmap-meridio-configuration-h1.yaml"), "8443")
-	}, 2*timeout, tick, "logs:\n%s", o.logs)
+	requirePushed(t, o, bare, ns, "h1", "", "8443")
 }
 
 // Test_gitMode_branchReplaced: someone force-pushes the branch to an unrelated history. The
@@ -95,12 +103,7 @@ func Test_gitMode_branchReplaced(t *testing.T) {
 	orphan := testutil.GitOutput(work, "rev-parse", "HEAD")
 
 	editFlow(t, ns, "f-u1", "9090")
-	require.EventuallyWithT(t, func(col *assert.CollectT) {
-		head := testutil.GitOutput(bare, "rev-parse", "main")
-		assert.NotEqual(col, orphan, head)
-		assert.Equal(col, "main@sha1:"+head, trench(col, ns, "u1").Status.Revision)
-		assert.Contains(col, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/u1/configmap-meridio-configuration-u1.yaml"), "9090")
-	}, 2*timeout, tick, "logs:\n%s", o.logs)
+	requirePushed(t, o, bare, ns, "u1", orphan, "9090")
 	testutil.Git(t, bare, "merge-base", "--is-ancestor", orphan, "main")
 	files := testutil.GitOutput(bare, "ls-tree", "-r", "--name-only", "main")
 	assert.Contains(t, files, "README.md", "the new history is kept")
@@ -158,11 +161,6 @@ func Test_gitMode_serverDiskFull(t *testing.T) {
 	testutil.Git(t, bare, "fsck", "--no-dangling")
 
 	require.NoError(t, os.Remove(filler))
-	require.EventuallyWithT(t, func(col *assert.CollectT) {
-		head := testutil.GitOutput(bare, "rev-parse", "main")
-		assert.NotEqual(col, full, head)
-		assert.Equal(col, "main@sha1:"+head, trench(col, ns, "df1").Status.Revision)
-		assert.Contains(col, testutil.GitOutput(bare, "show", "main:clusters/prod/"+ns+"/df1/configmap-meridio-configuration-df1.yaml"), "8443")
-	}, 2*timeout, tick, "logs:\n%s", o.logs)
+	requirePushed(t, o, bare, ns, "df1", full, "8443")
 	assert.Equal(t, "2", testutil.GitOutput(bare, "rev-list", "--count", "main"), "one commit for the edit, pushed once")
 }
