@@ -39,14 +39,24 @@ import (
 // a trench then reads its own objects, not every object of the namespace.
 const IndexTrench = "meridio.trench"
 
-// New returns a sink for the manager's cluster, with the cache indexed by IndexTrench.
+// New returns a sink for the manager's cluster, which indexes the cache by IndexTrench.
 func New(ctx context.Context, mgr manager.Manager) (*Sink, error) {
-	for _, obj := range ManagedObjects() {
-		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, IndexTrench, trenchOf); err != nil {
-			return nil, fmt.Errorf("index %T by trench: %w", obj, err)
+	return &Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), indexer: mgr.GetFieldIndexer()}, nil
+}
+
+// indexByTrench adds IndexTrench to the informers of the managed kinds, once. It is done at the
+// first prune, once the manager runs, rather than in New: an informer created before the
+// manager starts makes it wait for that informer's sync by polling, 100 ms at every start.
+func (s *Sink) indexByTrench(ctx context.Context) error {
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
+	for _, obj := range ManagedObjects()[s.indexedKinds:] {
+		if err := s.indexer.IndexField(ctx, obj, IndexTrench, trenchOf); err != nil {
+			return fmt.Errorf("index %T by trench: %w", obj, err)
 		}
+		s.indexedKinds++
 	}
-	return &Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), indexed: true}, nil
+	return nil
 }
 
 // trenchOf is the IndexTrench value of a rendered object: its trench, if it is ours.
@@ -85,8 +95,12 @@ type Sink struct {
 	// APIReader reads from the API server itself, for the managed fields the cache leaves out
 	// (nil: Client).
 	APIReader client.Reader
-	// indexed tells that the cache indexes the managed objects by trench (IndexTrench).
-	indexed bool
+	// indexer indexes the cache by trench (IndexTrench), when it is the manager's (nil: the
+	// objects of a trench are found by their labels).
+	indexer client.FieldIndexer
+	// indexedKinds counts the ManagedObjects whose informers indexByTrench has indexed.
+	indexMu      sync.Mutex
+	indexedKinds int
 	// upgraded holds the objects (namespace/ID) whose managed fields hold no Update entry of
 	// ours any more, so that their applies skip the read of upgradeManagedFields.
 	upgraded sync.Map
@@ -430,7 +444,10 @@ func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[str
 		remembered[memoKey(namespace, trench, id)] = true
 	}
 	var sel client.ListOption = client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue, render.LabelTrench: trench}
-	if s.indexed {
+	if s.indexer != nil {
+		if err := s.indexByTrench(ctx); err != nil {
+			return nil, err
+		}
 		sel = client.MatchingFields{IndexTrench: trench}
 	}
 	for _, list := range ManagedLists() {

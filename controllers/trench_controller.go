@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/go-logr/logr"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -19,9 +20,9 @@ import (
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
@@ -89,22 +90,25 @@ func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if workers < 1 {
 		workers = 4
 	}
+	// The controller reconciles trenches, but its sources are kindSources, not For and Watches:
+	// see kindSource for why.
+	c := mgr.GetCache()
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("trench").
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers, NewQueue: r.newQueue, RateLimiter: retryLimiter()}).
-		For(&meridiov1.Trench{}, builder.WithPredicates(changed))
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers, NewQueue: r.newQueue, RateLimiter: retryLimiter(), LogConstructor: trenchLogger(mgr)}).
+		WatchesRawSource(watchKind(c, &meridiov1.Trench{}, &handler.EnqueueRequestForObject{}, changed))
 	for _, o := range []client.Object{&meridiov1.Attractor{}, &meridiov1.Gateway{}, &meridiov1.Vip{}, &meridiov1.Conduit{}, &meridiov1.Stream{}, &meridiov1.Flow{}} {
-		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(meridiov1.TrenchLabel)), builder.WithPredicates(changed))
+		b = b.WatchesRawSource(watchKind(c, o, handler.EnqueueRequestsFromMapFunc(toTrench(meridiov1.TrenchLabel)), changed))
 	}
 	obs, applies := r.Sink.(observer)
 	for _, o := range clustersink.ManagedObjects() {
 		if !applies {
 			// Someone else (Flux, Argo CD) creates the objects: their creation is news.
-			b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench)))
+			b = b.WatchesRawSource(watchKind(c, o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench))))
 			continue
 		}
-		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench)), builder.WithPredicates(notCreated))
-		b = b.Watches(o, observe(obs))
+		b = b.WatchesRawSource(watchKind(c, o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench)), notCreated))
+		b = b.WatchesRawSource(watchKind(c, o, observe(obs)))
 	}
 	if b, ok := r.Sink.(backlogAware); ok {
 		b.SetBacklog(r.backlog)
@@ -115,6 +119,17 @@ func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// Trenches the sink holds output for but that no longer exist are only found this way.
 	b = b.WatchesRawSource(source.Func(r.enqueueDelivered))
 	return b.Complete(r)
+}
+
+// trenchLogger is the log of a reconcile, with the trench's key as the builder's For would give.
+func trenchLogger(mgr ctrl.Manager) func(*reconcile.Request) logr.Logger {
+	log := mgr.GetLogger().WithValues("controller", "trench", "controllerGroup", meridiov1.GroupVersion.Group, "controllerKind", "Trench")
+	return func(req *reconcile.Request) logr.Logger {
+		if req == nil {
+			return log
+		}
+		return log.WithValues("Trench", klog.KRef(req.Namespace, req.Name), "namespace", req.Namespace, "name", req.Name)
+	}
 }
 
 // observer is a sink that applies the rendered objects itself, and wants to see them as the
