@@ -174,10 +174,12 @@ const applyConcurrency = 4
 // tells whether it wrote.
 func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (bool, error) {
 	id := ID(it.Object)
-	typed, desired, err := s.desired(it)
+	typed, err := owned(it)
 	if err != nil {
 		return false, err
 	}
+	// The map form costs two conversions: an object that is only created never needs it.
+	desired := sync.OnceValues(func() (map[string]any, error) { return asApplied(typed) })
 	same, liveRV, err := s.upToDate(ctx, it.Object, desired)
 	if err != nil {
 		return false, err
@@ -190,7 +192,7 @@ func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (b
 		return false, nil
 	}
 	objKey := res.Namespace + "/" + id
-	live, upgraded, err := s.write(ctx, objKey, typed, &unstructured.Unstructured{Object: desired}, liveRV == "")
+	live, upgraded, err := s.write(ctx, objKey, typed, desired, liveRV == "")
 	if upgraded != "" {
 		// The managed fields were upgraded first: a cache that shows that version is behind
 		// our own writes too.
@@ -219,21 +221,19 @@ func createsFirst(obj client.Object) bool {
 
 // write makes the object (namespace/ID key) live: when it is absent and of a kind that
 // createsFirst, a create of the typed object (as protobuf, which costs the API server less than
-// JSON); else, or if it exists after all, a server-side apply of u, the same object as a map.
-// It returns the object as the API server answered. A
+// JSON); else, or if it exists after all, a server-side apply of desired, the same object as a
+// map. It returns the object as the API server answered. A
 // created object's fields belong to an Update entry of our field manager, which an apply would
 // not remove when the render drops them; so before applying to an object of a kind that
 // createsFirst, such an entry is merged into our apply entry (client-go's csaupgrade, the
 // migration kubectl does), once per object; upgraded is the resourceVersion that merge led to
 // ("" when there was none).
-func (s *Sink) write(ctx context.Context, key string, typed client.Object, u *unstructured.Unstructured, absent bool) (live client.Object, upgraded string, err error) {
-	if !createsFirst(typed) {
-		return u, "", s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner))
-	}
-	if absent {
+func (s *Sink) write(ctx context.Context, key string, typed client.Object, desired func() (map[string]any, error), absent bool) (live client.Object, upgraded string, err error) {
+	if createsFirst(typed) && absent {
+		gvk := typed.GetObjectKind().GroupVersionKind()
 		err := s.Client.Create(ctx, typed, client.FieldOwner(FieldOwner))
 		// A typed response comes without its kind, which status needs to read the object.
-		typed.GetObjectKind().SetGroupVersionKind(u.GroupVersionKind())
+		typed.GetObjectKind().SetGroupVersionKind(gvk)
 		if err == nil {
 			s.upgraded.Delete(key) // a new object, with a new Update entry
 		}
@@ -242,8 +242,15 @@ func (s *Sink) write(ctx context.Context, key string, typed client.Object, u *un
 		}
 		// Created meanwhile (a cache behind, or someone else): apply over it.
 	}
-	if upgraded, err = s.upgradeManagedFields(ctx, key, u); err != nil {
-		return u, "", err
+	m, err := desired()
+	if err != nil {
+		return nil, "", err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	if createsFirst(typed) {
+		if upgraded, err = s.upgradeManagedFields(ctx, key, u); err != nil {
+			return u, "", err
+		}
 	}
 	return u, upgraded, s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(FieldOwner))
 }
@@ -376,14 +383,13 @@ func (s *Sink) remember(key, before string, obj client.Object) {
 	s.fresh[key] = freshObject{before: before, obj: obj, at: now}
 }
 
-// desired is the object as applied: the render plus an owner reference to its resource, as a
-// typed object (for a create) and as the normalised map an apply sends and comparisons use.
-func (s *Sink) desired(it render.Item) (client.Object, map[string]any, error) {
-	obj := it.Object.DeepCopyObject().(client.Object)
+// owned is the rendered object with a controller reference to its resource, as delivered.
+func owned(it render.Item) (client.Object, error) {
 	uid := it.Owner.UID
 	if uid == "" {
-		return nil, nil, fmt.Errorf("apply %s: no UID for owner %s/%s", ID(it.Object), it.Owner.Kind, it.Owner.Name)
+		return nil, fmt.Errorf("apply %s: no UID for owner %s/%s", ID(it.Object), it.Owner.Kind, it.Owner.Name)
 	}
+	obj := it.Object.DeepCopyObject().(client.Object)
 	obj.SetOwnerReferences([]metav1.OwnerReference{{
 		APIVersion:         meridiov1.GroupVersion.String(),
 		Kind:               it.Owner.Kind,
@@ -392,20 +398,25 @@ func (s *Sink) desired(it render.Item) (client.Object, map[string]any, error) {
 		Controller:         ptr.To(true),
 		BlockOwnerDeletion: ptr.To(true),
 	}})
+	return obj, nil
+}
+
+// asApplied is obj as the normalised map an apply sends and comparisons use.
+func asApplied(obj client.Object) (map[string]any, error) {
 	m, err := render.Clean(obj)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	n, err := normalize(m)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return obj, n.(map[string]any), nil
+	return n.(map[string]any), nil
 }
 
 // upToDate reads the live object (from the cache) and tells whether applying desired would
 // change nothing; it also returns the live resourceVersion ("" when absent).
-func (s *Sink) upToDate(ctx context.Context, rendered client.Object, desired map[string]any) (bool, string, error) {
+func (s *Sink) upToDate(ctx context.Context, rendered client.Object, desired func() (map[string]any, error)) (bool, string, error) {
 	// Our own recent apply stands in for a cache that has not seen it (a trench reconciled
 	// again right after its objects were created).
 	live, err := s.Live(ctx, rendered)
@@ -416,11 +427,15 @@ func (s *Sink) upToDate(ctx context.Context, rendered client.Object, desired map
 	if u.GetDeletionTimestamp() != nil {
 		return false, u.GetResourceVersion(), nil
 	}
+	d, err := desired()
+	if err != nil {
+		return false, "", err
+	}
 	n, err := normalize(live)
 	if err != nil {
 		return false, "", err
 	}
-	return covers(desired, n), u.GetResourceVersion(), nil
+	return covers(d, n), u.GetResourceVersion(), nil
 }
 
 // Live reads the live state of a rendered object through r, as a map; nil when it is absent.

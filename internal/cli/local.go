@@ -17,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/meridio-operator/meridio-operator/controllers"
@@ -60,7 +59,7 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 		NoMutatingWebhook: !o.mutating,
 		Settings:          &settings,
 		ManagerOptions:    func(mo *ctrl.Options) { cacheOptions(mo, o.namespace) },
-		ManagerConfig:     func(cfg *rest.Config) { cfg.QPS, cfg.Burst = float32(o.qps), o.burst },
+		ManagerConfig:     o.restConfig,
 		Setup: func(mgr ctrl.Manager) error {
 			sink, err := newSink(mgr, o)
 			if err != nil {
