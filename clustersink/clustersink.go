@@ -180,16 +180,29 @@ func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (b
 	}
 	// The map form costs two conversions: an object that is only created never needs it.
 	desired := sync.OnceValues(func() (map[string]any, error) { return asApplied(typed) })
-	same, liveRV, err := s.upToDate(ctx, it.Object, desired)
+	// Our own recent write stands in for a cache that has not seen it (a trench reconciled
+	// again right after its objects were created).
+	live, err := s.liveObject(ctx, it.Object)
 	if err != nil {
 		return false, err
 	}
+	liveRV := ""
+	if live != nil {
+		liveRV = live.GetResourceVersion()
+	}
 	key := memoKey(res.Namespace, res.Trench, id)
 	// The memo keeps what identifies the write, not the object: the render's content hash and
-	// the owner it is applied for.
+	// the owner it is applied for. An object that only our own writes of this render made (or
+	// a cache still behind them) needs no comparison: nobody else changed it.
 	written := it.Object.GetAnnotations()[render.AnnotationHash] + "/" + string(it.Owner.UID)
-	if same || s.written.Repeats(key, "apply", liveRV, written) {
+	if s.written.Repeats(key, "apply", liveRV, written) {
 		return false, nil
+	}
+	if live != nil && live.GetDeletionTimestamp() == nil {
+		same, err := covered(live, desired)
+		if err != nil || same {
+			return false, err
+		}
 	}
 	objKey := res.Namespace + "/" + id
 	live, upgraded, err := s.write(ctx, objKey, typed, desired, liveRV == "")
@@ -327,9 +340,24 @@ func (s *Sink) Landed() <-chan event.GenericEvent { return nil }
 // Live reads a rendered object from the cache, or from the response of the apply that wrote
 // it while the cache has not seen that write yet.
 func (s *Sink) Live(ctx context.Context, rendered client.Object) (map[string]any, error) {
-	live, err := Live(ctx, s.Client, rendered)
-	if err != nil {
+	live, err := s.liveObject(ctx, rendered)
+	if err != nil || live == nil {
 		return nil, err
+	}
+	return asMap(live)
+}
+
+// liveObject is Live's object as it is held: typed from the cache or a create, a map from an
+// apply; nil when absent.
+func (s *Sink) liveObject(ctx context.Context, rendered client.Object) (client.Object, error) {
+	live := reflect.New(reflect.TypeOf(rendered).Elem()).Interface().(client.Object)
+	rv := ""
+	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(rendered), live); apierrors.IsNotFound(err) {
+		live = nil
+	} else if err != nil {
+		return nil, fmt.Errorf("get %s: %w", ID(rendered), err)
+	} else {
+		rv = live.GetResourceVersion()
 	}
 	key := rendered.GetNamespace() + "/" + ID(rendered)
 	s.mu.Lock()
@@ -338,18 +366,10 @@ func (s *Sink) Live(ctx context.Context, rendered client.Object) (map[string]any
 	if !ok {
 		return live, nil
 	}
-	rv := ""
-	if live != nil {
-		rv = (&unstructured.Unstructured{Object: live}).GetResourceVersion()
-	}
 	if rv == f.before && time.Since(f.at) < freshFor {
-		// The cache is behind the apply.
-		if u, ok := f.obj.(*unstructured.Unstructured); ok {
-			return u.Object, nil
-		}
-		return runtime.DefaultUnstructuredConverter.ToUnstructured(f.obj)
+		return f.obj, nil // the cache is behind the write
 	}
-	delete(s.fresh, key) // the cache has seen the apply, or something later
+	delete(s.fresh, key) // the cache has seen the write, or something later
 	return live, nil
 }
 
@@ -414,28 +434,29 @@ func asApplied(obj client.Object) (map[string]any, error) {
 	return n.(map[string]any), nil
 }
 
-// upToDate reads the live object (from the cache) and tells whether applying desired would
-// change nothing; it also returns the live resourceVersion ("" when absent).
-func (s *Sink) upToDate(ctx context.Context, rendered client.Object, desired func() (map[string]any, error)) (bool, string, error) {
-	// Our own recent apply stands in for a cache that has not seen it (a trench reconciled
-	// again right after its objects were created).
-	live, err := s.Live(ctx, rendered)
-	if err != nil || live == nil {
-		return false, "", err
-	}
-	u := &unstructured.Unstructured{Object: live}
-	if u.GetDeletionTimestamp() != nil {
-		return false, u.GetResourceVersion(), nil
-	}
+// covered tells whether applying desired over live would change nothing.
+func covered(live client.Object, desired func() (map[string]any, error)) (bool, error) {
 	d, err := desired()
 	if err != nil {
-		return false, "", err
+		return false, err
 	}
-	n, err := normalize(live)
+	m, err := asMap(live)
 	if err != nil {
-		return false, "", err
+		return false, err
 	}
-	return covers(d, n), u.GetResourceVersion(), nil
+	n, err := normalize(m)
+	if err != nil {
+		return false, err
+	}
+	return covers(d, n), nil
+}
+
+// asMap is obj as a map, converted unless it is one already.
+func asMap(obj client.Object) (map[string]any, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u.Object, nil
+	}
+	return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 }
 
 // Live reads the live state of a rendered object through r, as a map; nil when it is absent.
