@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -13,11 +14,13 @@ import (
 
 	"github.com/go-logr/logr"
 	uzap "go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -27,6 +30,7 @@ import (
 	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/controllers"
 	"github.com/meridio-operator/meridio-operator/gitsink"
+	"github.com/meridio-operator/meridio-operator/internal/restmapping"
 	"github.com/meridio-operator/meridio-operator/internal/scheme"
 	"github.com/meridio-operator/meridio-operator/render"
 	"github.com/meridio-operator/meridio-operator/webhooks"
@@ -219,8 +223,17 @@ func newLogger(level string, w io.Writer) (logr.Logger, error) {
 }
 
 // cacheOptions scope the cache to one namespace ("" for all), and the rendered kinds to the objects the
-// operator manages (a namespace may hold many other ConfigMaps and Deployments).
+// operator manages (a namespace may hold many other ConfigMaps and Deployments). A cache scoped
+// to namespaces asks the REST mapper whether a kind is namespaced at every read: the mapper
+// remembers its answers.
 func cacheOptions(o *ctrl.Options, namespace string) {
+	o.MapperProvider = func(c *rest.Config, httpClient *http.Client) (meta.RESTMapper, error) {
+		m, err := apiutil.NewDynamicRESTMapper(c, httpClient)
+		if err != nil {
+			return nil, err
+		}
+		return restmapping.Memoize(m), nil
+	}
 	managed := labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedByValue})
 	byObject := map[client.Object]cache.ByObject{}
 	for _, obj := range clustersink.ManagedObjects() {
