@@ -89,12 +89,9 @@ func (k *kindSource) events(ctx context.Context, q workqueue.TypedRateLimitingIn
 				return
 			}
 			e := event.CreateEvent{Object: o, IsInInitialList: initial}
-			for _, p := range k.predicates {
-				if !p.Create(e) {
-					return
-				}
+			if k.passes(func(p predicate.Predicate) bool { return p.Create(e) }) {
+				k.handler.Create(ctx, e, q)
 			}
-			k.handler.Create(ctx, e, q)
 		},
 		UpdateFunc: func(oldObj, newObj any) {
 			o, ok1 := oldObj.(client.Object)
@@ -103,12 +100,9 @@ func (k *kindSource) events(ctx context.Context, q workqueue.TypedRateLimitingIn
 				return
 			}
 			e := event.UpdateEvent{ObjectOld: o, ObjectNew: n}
-			for _, p := range k.predicates {
-				if !p.Update(e) {
-					return
-				}
+			if k.passes(func(p predicate.Predicate) bool { return p.Update(e) }) {
+				k.handler.Update(ctx, e, q)
 			}
-			k.handler.Update(ctx, e, q)
 		},
 		DeleteFunc: func(obj any) {
 			e := event.DeleteEvent{}
@@ -121,12 +115,19 @@ func (k *kindSource) events(ctx context.Context, q workqueue.TypedRateLimitingIn
 				return
 			}
 			e.Object = o
-			for _, p := range k.predicates {
-				if !p.Delete(e) {
-					return
-				}
+			if k.passes(func(p predicate.Predicate) bool { return p.Delete(e) }) {
+				k.handler.Delete(ctx, e, q)
 			}
-			k.handler.Delete(ctx, e, q)
 		},
 	}
+}
+
+// passes tells whether every predicate lets an event through.
+func (k *kindSource) passes(lets func(predicate.Predicate) bool) bool {
+	for _, p := range k.predicates {
+		if !lets(p) {
+			return false
+		}
+	}
+	return true
 }

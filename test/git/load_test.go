@@ -97,10 +97,15 @@ func Test_gitMode_backlogAndBurst(t *testing.T) {
 	// A label on a Vip changes no render: no commit.
 	time.Sleep(time.Second)
 	before := commitCount(t, bare)
-	v := &meridiov1.Vip{}
-	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "v-b0"}, v))
-	v.Labels["team"] = "blue"
-	require.NoError(t, c.Update(ctx, v))
+	// The operator may be writing the Vip's status meanwhile: retry on a conflict.
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		v := &meridiov1.Vip{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "v-b0"}, v); err != nil {
+			return err
+		}
+		v.Labels["team"] = "blue"
+		return c.Update(ctx, v)
+	}))
 	time.Sleep(time.Second)
 	assert.Equal(t, before, commitCount(t, bare), "a render-neutral change makes no commit")
 	assert.False(t, strings.Contains(testutil.GitOutput(bare, "log", "--format=%s", "main"), "team"))
