@@ -68,7 +68,7 @@ type backlogEnv struct {
 func backlogNamespaces() []string {
 	var out []string
 	for _, n := range backlogSizes {
-		for r := range backlogRounds {
+		for r := range backlogRounds(n) {
 			out = append(out, backlogRound(n, r).namespaces()...)
 		}
 	}
@@ -597,8 +597,13 @@ var backlogSizes = []int{50, 200}
 
 // backlogRounds is how many times each size is measured, floors and operator alternating, in
 // namespaces of their own: the benchmark reports the medians. One measurement of a second or
-// two on this machine varies by up to a third from run to run.
-const backlogRounds = 3
+// two on this machine varies by up to a third from run to run (more rounds for the shorter).
+func backlogRounds(n int) int {
+	if n <= 50 {
+		return 5
+	}
+	return 3
+}
 
 // backlogNS names the namespaces of one round of one size.
 type backlogNS struct{ floor, floorApply, floorAll, operator string }
@@ -633,7 +638,8 @@ func median(xs []float64) float64 {
 // 4 workers, and a second floor that server-side applies them instead (what the operator must do
 // to own their fields, and costlier for the API server than a create). All have the same
 // client-side rate limit. Each is measured backlogRounds times, alternating; times are medians,
-// peak RSS the highest, and noop writes the most of any round.
+// peak RSS the highest, and noop writes the most of any round. present/floor is the ratio of the
+// medians; present/floor-same-round the median of each round's own ratio.
 func BenchmarkBacklog(b *testing.B) {
 	e := startBacklogEnv(b)
 	for _, n := range backlogSizes {
@@ -643,7 +649,8 @@ func BenchmarkBacklog(b *testing.B) {
 			}
 			var floors, floorApplies, floorAlls, present, firstWrite, lastWrite, cpu []float64
 			var runs []backlogRun
-			for r := range backlogRounds {
+			var paired []float64
+			for r := range backlogRounds(n) {
 				ns := backlogRound(n, r)
 				for _, name := range ns.namespaces() {
 					if err := e.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
@@ -665,6 +672,7 @@ func BenchmarkBacklog(b *testing.B) {
 				firstWrite = append(firstWrite, run.writes.first.Sub(run.start).Seconds())
 				lastWrite = append(lastWrite, run.lastWrite.Seconds())
 				cpu = append(cpu, run.cpu.Seconds())
+				paired = append(paired, present[r]/floors[r])
 				b.Logf("N=%d round %d: floor %.2fs, apply floor %.2fs, floor of all writes %.2fs, first write %.2fs, present %.2fs (%.2fx), last write %.2fs, %d writes, cpu %.2fs, peak RSS %d MiB", n, r+1,
 					floors[r], floorApplies[r], floorAlls[r], firstWrite[r], present[r], present[r]/floors[r], lastWrite[r], run.writes.total, cpu[r], run.maxRSS>>20)
 			}
@@ -673,6 +681,7 @@ func BenchmarkBacklog(b *testing.B) {
 			b.ReportMetric(fl, "floor-s")
 			b.ReportMetric(median(present), "present-s")
 			b.ReportMetric(median(present)/fl, "present/floor")
+			b.ReportMetric(median(paired), "present/floor-same-round")
 			b.ReportMetric(flApply, "floor-apply-s")
 			b.ReportMetric(median(present)/flApply, "present/floor-apply")
 			b.ReportMetric(median(firstWrite), "first-write-s")
