@@ -49,7 +49,7 @@ test: testenv verify ## Run every test against a real API server built from sour
 	go test $(GO_TEST_ARGS) ./...
 
 .PHONY: bench
-bench: testenv ## Run the benchmarks: render, cluster mode, git mode and a start with a backlog, a burst of 1,000 updates, a leader failover, on a real API server (about 19 minutes).
+bench: testenv ## Run the benchmarks: render, cluster mode, git mode and a start with a backlog, a burst of 1,000 updates, a leader failover, on a real API server (about 12 minutes).
 	go test -run '^$$' -bench . -benchmem $(GO_TEST_ARGS) ./render/...
 	go test -run '^$$' -bench Converge -benchtime 1x -count 3 $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 	go test -run '^$$' -bench SteadyState -benchtime 50x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
