@@ -192,8 +192,8 @@ func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (b
 	}
 	key := memoKey(res.Namespace, res.Trench, id)
 	// The memo keeps what identifies the write, not the object: the render's content hash and
-	// the owner it is applied for. An object that only our own writes of this render made (or
-	// a cache still behind them) needs no comparison: nobody else changed it.
+	// the owner it is applied for. An object at a version our own writes of this render led
+	// to, or at the one the first of them was decided on (a cache behind), needs no comparison.
 	written := it.Object.GetAnnotations()[render.AnnotationHash] + "/" + string(it.Owner.UID)
 	if s.written.Repeats(key, "apply", liveRV, written) {
 		return false, nil

@@ -2,7 +2,10 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -10,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -24,11 +28,18 @@ type kindSource struct {
 	obj        client.Object
 	handler    handler.EventHandler
 	predicates []predicate.Predicate
+	// retry is how long Start waits before it asks again for an informer it could not get
+	// (the kind's CRD not established yet): source.Kind's 10 s.
+	retry time.Duration
 
-	// registered is closed once Start has added the handler; synced is then its sync checker.
+	started atomic.Bool
+	// registered is closed once Start's handler is added (synced is then its sync checker), or
+	// adding it failed for good (startErr).
 	registered chan struct{}
 	synced     toolscache.DoneChecker
 	startErr   error
+	// lastErr is the last failure to get the informer, for WaitForSync's message.
+	lastErr atomic.Pointer[error]
 }
 
 var _ source.SyncingSource = &kindSource{}
@@ -40,40 +51,66 @@ type informers interface {
 
 // watchKind is a kindSource for obj's kind.
 func watchKind(c informers, obj client.Object, h handler.EventHandler, predicates ...predicate.Predicate) *kindSource {
-	return &kindSource{cache: c, obj: obj, handler: h, predicates: predicates, registered: make(chan struct{})}
+	return &kindSource{cache: c, obj: obj, handler: h, predicates: predicates, retry: 10 * time.Second, registered: make(chan struct{})}
 }
 
 func (k *kindSource) String() string { return fmt.Sprintf("kind source: %T", k.obj) }
 
-// Start adds the handler to the kind's informer, which starts it if it is new, without waiting
-// for it to sync.
+// Start adds the handler to the kind's informer, which starts it if it is new, and returns at
+// once. An informer it cannot get (a CRD applied with the operator and not established yet) is
+// asked for again every k.retry, until the context ends; WaitForSync decides how long to wait.
 func (k *kindSource) Start(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-	defer close(k.registered)
-	inf, err := k.cache.GetInformer(ctx, k.obj, cache.BlockUntilSynced(false))
-	if err != nil {
-		k.startErr = fmt.Errorf("informer for %T: %w", k.obj, err)
-		return k.startErr
+	if !k.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("%s started twice", k)
 	}
-	reg, err := inf.AddEventHandlerWithOptions(k.events(ctx, q), toolscache.HandlerOptions{})
-	if err != nil {
-		k.startErr = fmt.Errorf("watch %T: %w", k.obj, err)
-		return k.startErr
-	}
-	k.synced = reg.HasSyncedChecker()
+	go func() {
+		for {
+			inf, err := k.cache.GetInformer(ctx, k.obj, cache.BlockUntilSynced(false))
+			if err == nil {
+				reg, err := inf.AddEventHandlerWithOptions(k.events(ctx, q), toolscache.HandlerOptions{})
+				if err != nil {
+					k.startErr = fmt.Errorf("watch %T: %w", k.obj, err)
+				} else {
+					k.synced = reg.HasSyncedChecker()
+				}
+				close(k.registered)
+				return
+			}
+			err = fmt.Errorf("informer for %T: %w", k.obj, err)
+			k.lastErr.Store(&err)
+			log.FromContext(ctx).Error(err, "cannot watch the kind yet (is its CRD installed?); retrying", "retry", k.retry)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(k.retry):
+			}
+		}
+	}()
 	return nil
 }
 
-// WaitForSync returns once the handler has seen every object of the informer's first list.
+// WaitForSync returns once the handler has seen every object of the informer's first list, or
+// the context ends: its cancellation (the manager stopping) is no error, its deadline (the
+// controller's CacheSyncTimeout) is.
 func (k *kindSource) WaitForSync(ctx context.Context) error {
 	select {
 	case <-k.registered:
 	case <-ctx.Done():
-		return ctx.Err()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil
+		}
+		if last := k.lastErr.Load(); last != nil {
+			return fmt.Errorf("%s: %w: %w", k, ctx.Err(), *last)
+		}
+		return fmt.Errorf("%s did not start: %w", k, ctx.Err())
 	}
 	if k.startErr != nil {
 		return k.startErr
 	}
 	if !toolscache.WaitFor(ctx, "", k.synced) {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil
+		}
 		return fmt.Errorf("%s did not sync: %w", k, ctx.Err())
 	}
 	return nil

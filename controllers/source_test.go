@@ -10,8 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	toolscache "k8s.io/client-go/tools/cache"
 	fcache "k8s.io/client-go/tools/cache/testing"
@@ -144,4 +146,61 @@ func TestKindSource_neverSynced(t *testing.T) {
 	err := k.WaitForSync(wait)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "ConfigMap did not sync")
+}
+
+// notServedYet fails to give an informer the first times, as the cache does for a kind whose
+// CRD is not established yet.
+type notServedYet struct {
+	oneInformer
+	failures int
+}
+
+func (n *notServedYet) GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error) {
+	if n.failures > 0 {
+		n.failures--
+		return nil, &meta.NoKindMatchError{GroupKind: schema.GroupKind{Kind: "ConfigMap"}}
+	}
+	return n.oneInformer.GetInformer(ctx, obj, opts...)
+}
+
+// A kind not served yet is asked for again, and the source syncs once it is.
+func TestKindSource_kindNotServedYet(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := fcache.NewFakeControllerSource()
+	defer src.Shutdown()
+	src.Add(configMap("cm", 1))
+	var rec recorded
+	c := &notServedYet{oneInformer: oneInformer{inf: toolscache.NewSharedIndexInformer(src, &corev1.ConfigMap{}, 0, toolscache.Indexers{})}, failures: 2}
+	k := watchKind(c, &corev1.ConfigMap{}, rec.handler())
+	k.retry = 10 * time.Millisecond
+	require.NoError(t, k.Start(ctx, newQueue()))
+	wait, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	require.NoError(t, k.WaitForSync(wait))
+	assert.Zero(t, c.failures)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Len(t, rec.creates, 1)
+
+	require.ErrorContains(t, k.Start(ctx, newQueue()), "started twice")
+}
+
+// Never served: WaitForSync gives up at its deadline with the last error; a manager stopping
+// meanwhile (a cancelled context) is no error.
+func TestKindSource_neverServed(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	k := watchKind(&notServedYet{failures: 1 << 30}, &corev1.ConfigMap{}, handler.Funcs{})
+	k.retry = 10 * time.Millisecond
+	require.NoError(t, k.Start(ctx, newQueue()))
+	wait, stop := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer stop()
+	err := k.WaitForSync(wait)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `no matches for kind "ConfigMap"`)
+
+	stopping, stopNow := context.WithCancel(ctx)
+	stopNow()
+	assert.NoError(t, k.WaitForSync(stopping))
 }
