@@ -40,8 +40,8 @@ import (
 const IndexTrench = "meridio.trench"
 
 // New returns a sink for the manager's cluster, which indexes the cache by IndexTrench.
-func New(ctx context.Context, mgr manager.Manager) (*Sink, error) {
-	return &Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), indexer: mgr.GetFieldIndexer()}, nil
+func New(mgr manager.Manager) *Sink {
+	return &Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), indexer: mgr.GetFieldIndexer()}
 }
 
 // indexByTrench adds IndexTrench to the informers of the managed kinds, once. It is done at the
@@ -350,13 +350,12 @@ func (s *Sink) Live(ctx context.Context, rendered client.Object) (map[string]any
 // liveObject is Live's object as it is held: typed from the cache or a create, a map from an
 // apply; nil when absent.
 func (s *Sink) liveObject(ctx context.Context, rendered client.Object) (client.Object, error) {
-	live := reflect.New(reflect.TypeOf(rendered).Elem()).Interface().(client.Object)
+	live, err := get(ctx, s.Client, rendered)
+	if err != nil {
+		return nil, err
+	}
 	rv := ""
-	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(rendered), live); apierrors.IsNotFound(err) {
-		live = nil
-	} else if err != nil {
-		return nil, fmt.Errorf("get %s: %w", ID(rendered), err)
-	} else {
+	if live != nil {
 		rv = live.GetResourceVersion()
 	}
 	key := rendered.GetNamespace() + "/" + ID(rendered)
@@ -461,13 +460,22 @@ func asMap(obj client.Object) (map[string]any, error) {
 
 // Live reads the live state of a rendered object through r, as a map; nil when it is absent.
 func Live(ctx context.Context, r client.Reader, rendered client.Object) (map[string]any, error) {
+	live, err := get(ctx, r, rendered)
+	if err != nil || live == nil {
+		return nil, err
+	}
+	return asMap(live)
+}
+
+// get reads the live object of a rendered one through r, typed as it is; nil when it is absent.
+func get(ctx context.Context, r client.Reader, rendered client.Object) (client.Object, error) {
 	live := reflect.New(reflect.TypeOf(rendered).Elem()).Interface().(client.Object)
 	if err := r.Get(ctx, client.ObjectKeyFromObject(rendered), live); apierrors.IsNotFound(err) {
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("get %s: %w", ID(rendered), err)
 	}
-	return runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	return live, nil
 }
 
 // prune deletes the objects labelled as the trench's that keep does not name ("Kind/name").

@@ -591,11 +591,7 @@ type Options struct {
 
 // SetupWithClusterSink registers a TrenchReconciler that delivers to the cluster it runs in.
 func SetupWithClusterSink(mgr ctrl.Manager, o Options) error {
-	sink, err := clustersink.New(context.Background(), mgr)
-	if err != nil {
-		return err
-	}
-	return Setup(mgr, sink, o)
+	return Setup(mgr, clustersink.New(mgr), o)
 }
 
 // Setup registers a TrenchReconciler that delivers through sink.

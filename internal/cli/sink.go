@@ -57,7 +57,7 @@ func (o *runOptions) repository(opts ...gitsink.Option) (*gitsink.Repository, er
 // (and only on the leader).
 func newSink(mgr ctrl.Manager, o runOptions) (delivery.Sink, error) {
 	if o.sink != "git" {
-		return clustersink.New(context.Background(), mgr)
+		return clustersink.New(mgr), nil
 	}
 	var opts []gitsink.Option
 	if o.git.secret != "" {

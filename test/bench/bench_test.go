@@ -106,10 +106,7 @@ func startOperator(b testing.TB, baseline bool) *operator {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cs, err := clustersink.New(context.Background(), mgr)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cs := clustersink.New(mgr)
 	var sink delivery.Sink = cs
 	if baseline {
 		sink = &applyEverything{c: mgr.GetClient(), Sink: cs}

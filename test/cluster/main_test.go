@@ -86,9 +86,7 @@ func startOperator(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if sink, err = clustersink.New(context.Background(), mgr); err != nil {
-		return err
-	}
+	sink = clustersink.New(mgr)
 	reconciler = &controllers.TrenchReconciler{Client: mgr.GetClient(), Sink: sink, Settings: render.DefaultSettings(),
 		Namespace: ns, Recorder: mgr.GetEventRecorder("meridio-operator")}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
