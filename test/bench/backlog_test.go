@@ -407,12 +407,9 @@ func writeAll(b *testing.B, writes []func(context.Context) error) {
 	}
 }
 
-// floor creates the rendered objects with workers concurrent creates (server-side applies when
-// apply is true), as a bare client would, and returns how long it took until the watch saw
-// them all.
-func floor(b *testing.B, e *backlogEnv, namespace string, want []*render.Result, apply bool) time.Duration {
-	p := watchPresence(b, e.Config, namespace, want)
-	c := floorClient(b, e)
+// renderedWrites are the creates of the rendered objects by c (server-side applies when apply is
+// true), one write per object.
+func renderedWrites(c client.Client, want []*render.Result, apply bool) []func(context.Context) error {
 	var writes []func(context.Context) error
 	for _, r := range want {
 		for _, it := range r.Items {
@@ -426,6 +423,24 @@ func floor(b *testing.B, e *backlogEnv, namespace string, want []*render.Result,
 			})
 		}
 	}
+	return writes
+}
+
+// store creates the Meridio resources, untimed.
+func store(b *testing.B, e *backlogEnv, crs []offline.Resource) {
+	for _, r := range crs {
+		if err := e.Client.Create(context.Background(), r.Object); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// floor creates the rendered objects with workers concurrent creates (server-side applies when
+// apply is true), as a bare client would, and returns how long it took until the watch saw
+// them all.
+func floor(b *testing.B, e *backlogEnv, namespace string, want []*render.Result, apply bool) time.Duration {
+	p := watchPresence(b, e.Config, namespace, want)
+	writes := renderedWrites(floorClient(b, e), want, apply)
 	settle(b, e)
 	start := time.Now()
 	writeAll(b, writes)
@@ -440,19 +455,9 @@ func floor(b *testing.B, e *backlogEnv, namespace string, want []*render.Result,
 // floor: its ConfigMaps are created (the operator applies them) and it records no events.
 func bookkeepingFloor(b *testing.B, e *backlogEnv, namespace string, n int) time.Duration {
 	crs, want := trenchSets(b, namespace, n)
-	for _, r := range crs {
-		if err := e.Client.Create(context.Background(), r.Object); err != nil {
-			b.Fatal(err)
-		}
-	}
+	store(b, e, crs)
 	c := floorClient(b, e)
-	var writes []func(context.Context) error
-	for _, r := range want {
-		for _, it := range r.Items {
-			o := it.Object.DeepCopyObject().(client.Object)
-			writes = append(writes, func(ctx context.Context) error { return c.Create(ctx, o) })
-		}
-	}
+	writes := renderedWrites(c, want, false)
 	trenches := map[string]types.UID{}
 	for _, r := range crs {
 		if t, ok := r.Object.(*meridiov1.Trench); ok {
@@ -513,13 +518,8 @@ type backlogRun struct {
 // runOperatorBacklog stores the trench sets, starts the operator binary, and measures until
 // every object is present and its writes have stopped.
 func runOperatorBacklog(b *testing.B, e *backlogEnv, namespace string, n int) backlogRun {
-	ctx := context.Background()
 	crs, want := trenchSets(b, namespace, n)
-	for _, r := range crs {
-		if err := e.Client.Create(ctx, r.Object); err != nil {
-			b.Fatal(err)
-		}
-	}
+	store(b, e, crs)
 	p := watchPresence(b, e.Config, namespace, want)
 	dir := b.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
