@@ -76,9 +76,7 @@ func BenchmarkFailover(b *testing.B) {
 	e := startAuditEnv(b, []string{ns})
 	check(b, e.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	crs, want := trenchSets(b, ns, failoverTrenches)
-	for _, r := range crs {
-		check(b, e.Client.Create(ctx, r.Object))
-	}
+	store(b, e, crs)
 	presence := watchPresence(b, e.Config, ns, want)
 
 	leader := startReplica(b, e, "replica-a", ns)
