@@ -43,6 +43,7 @@ type Repository struct {
 	author     object.Signature
 	clock      func() time.Time
 	creds      CredentialsFunc
+	signer     SignerFunc
 	attempts   int
 	backoff    time.Duration
 	timeout    time.Duration
@@ -371,6 +372,11 @@ type Result struct {
 func (r *Repository) Write(ctx context.Context, message string, dirs map[string]*dirTree) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The key is read once per write: its rebuilds after a rejected push are signed with it too.
+	signer, err := r.signerNow(ctx)
+	if err != nil {
+		return Result{}, err
+	}
 	var lastErr error
 	resetOnce := false
 	for attempt := 1; attempt <= r.attempts; attempt++ {
@@ -391,14 +397,20 @@ func (r *Repository) Write(ctx context.Context, message string, dirs map[string]
 		} else if err := r.syncLocked(ctx); err != nil {
 			return Result{}, err
 		}
-		b, err := r.commit(message, dirs)
+		b, err := r.commit(message, dirs, signer)
+		if delivery.ReasonOf(err, "") == ReasonSigningFailed {
+			return Result{}, err
+		}
 		if err != nil && !resetOnce {
 			// Local objects that cannot be read: start from a fresh clone, once.
 			resetOnce = true
 			if err := r.recover(ctx); err != nil {
 				return Result{}, err
 			}
-			b, err = r.commit(message, dirs)
+			b, err = r.commit(message, dirs, signer)
+		}
+		if delivery.ReasonOf(err, "") == ReasonSigningFailed {
+			return Result{}, err
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("gitsink: build the commit: %w", err)
@@ -428,8 +440,9 @@ type built struct {
 	objects        []plumbing.Hash
 }
 
-// commit builds the commit of dirs on the current tip; zero when the tree would not change.
-func (r *Repository) commit(message string, dirs map[string]*dirTree) (built, error) {
+// commit builds the commit of dirs on the current tip, signed by signer unless it is nil;
+// zero when the tree would not change.
+func (r *Repository) commit(message string, dirs map[string]*dirTree, signer git.Signer) (built, error) {
 	var objects []plumbing.Hash
 	if r.listed == nil || len(r.listed) > 100000 {
 		r.listed = map[plumbing.Hash]bool{}
@@ -480,6 +493,11 @@ func (r *Repository) commit(message string, dirs map[string]*dirTree) (built, er
 	c := &object.Commit{Author: sig, Committer: sig, Message: message, TreeHash: root}
 	if !parent.IsZero() {
 		c.ParentHashes = []plumbing.Hash{parent}
+	}
+	if signer != nil {
+		if err := sign(c, signer); err != nil {
+			return built{}, err
+		}
 	}
 	o := r.repo.Storer.NewEncodedObject()
 	if err := c.Encode(o); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/go-git/go-git/v5"
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -61,14 +62,27 @@ func newSink(mgr ctrl.Manager, o runOptions) (delivery.Sink, error) {
 	}
 	var opts []gitsink.Option
 	if o.git.secret != "" {
-		key := client.ObjectKey{Namespace: secretNamespace(o), Name: o.git.secret}
-		reader := mgr.GetAPIReader() // one Secret by name: no cache of every Secret
+		read := secretReader(mgr, o, o.git.secret)
 		opts = append(opts, gitsink.WithCredentials(func(ctx context.Context) (*gitsink.Credentials, error) {
-			var s corev1.Secret
-			if err := reader.Get(ctx, key, &s); err != nil {
-				return nil, fmt.Errorf("secret %s: %w", key, err)
+			data, err := read(ctx)
+			if err != nil {
+				return nil, err
 			}
-			return gitsink.CredentialsFromSecret(s.Data), nil
+			return gitsink.CredentialsFromSecret(data), nil
+		}))
+	}
+	if o.git.signingSecret != "" {
+		read := secretReader(mgr, o, o.git.signingSecret)
+		opts = append(opts, gitsink.WithSigning(func(ctx context.Context) (git.Signer, error) {
+			data, err := read(ctx)
+			if err != nil {
+				return nil, err
+			}
+			s, err := gitsink.SignerFromSecret(data)
+			if err != nil {
+				return nil, fmt.Errorf("signing secret %s/%s: %w", secretNamespace(o), o.git.signingSecret, err)
+			}
+			return s, nil
 		}))
 	}
 	repo, err := o.repository(opts...)
@@ -85,6 +99,21 @@ func newSink(mgr ctrl.Manager, o runOptions) (delivery.Sink, error) {
 		return nil, err
 	}
 	return sink, nil
+}
+
+// secretReader reads the data of a Secret of the operator's namespace, at each call (so that a
+// rotated Secret takes effect at once), straight from the API server: one Secret by name, no
+// cache of every Secret.
+func secretReader(mgr ctrl.Manager, o runOptions, name string) func(context.Context) (map[string][]byte, error) {
+	key := client.ObjectKey{Namespace: secretNamespace(o), Name: name}
+	reader := mgr.GetAPIReader()
+	return func(ctx context.Context) (map[string][]byte, error) {
+		var s corev1.Secret
+		if err := reader.Get(ctx, key, &s); err != nil {
+			return nil, fmt.Errorf("secret %s: %w", key, err)
+		}
+		return s.Data, nil
+	}
 }
 
 // secretNamespace is the operator's own namespace, where --git-secret lives.

@@ -103,7 +103,59 @@ func TestRun_gitMode(t *testing.T) {
 func TestRun_help(t *testing.T) {
 	out, _ := exec.Command(testutil.OperatorBinary(t), "run", "--help").CombinedOutput()
 	for _, f := range []string{"--sink", "--git-url", "--git-branch", "--git-path", "--git-push-branch", "--git-secret",
-		"--git-author-name", "--git-author-email", "--git-commit-delay", "--git-clone-dir"} {
+		"--git-author-name", "--git-author-email", "--git-commit-delay", "--git-clone-dir", "--git-signing-secret"} {
 		assert.Contains(t, string(out), "  -"+strings.TrimPrefix(f, "--"), f)
 	}
+}
+
+// TestRun_gitSigning runs `meridio-operator run --sink=git --git-signing-secret`: a Secret whose
+// key cannot sign shows as GitSigningFailed naming the Secret (never the key) and nothing is
+// pushed; once the Secret holds a good key (rotated without a restart) the commit is pushed,
+// signed, as the real `git verify-commit` checks.
+func TestRun_gitSigning(t *testing.T) {
+	ctx := context.Background()
+	c := env.Client
+	root := t.TempDir()
+	bare := filepath.Join(root, "fleet.git")
+	testutil.Git(t, "", "init", "--quiet", "--bare", "-b", "main", bare)
+	ns := "gitsign"
+	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	encrypted := testutil.OpenPGPKey(t, "meridio-operator@localhost", "the-right-passphrase")
+	wrong := map[string][]byte{"git.asc": encrypted.Data["git.asc"], "passphrase": []byte("not-the-passphrase")}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "signing-key"}, Data: wrong}
+	require.NoError(t, c.Create(ctx, secret))
+
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
+	p := startBinary(t, kubeconfig, []string{"POD_NAMESPACE=" + ns}, "--namespace", ns, "--sink=git", "--git-url", "file://"+bare,
+		"--git-signing-secret", "signing-key", "--git-clone-dir", filepath.Join(dir, "clone"), "--git-commit-delay", "50ms")
+	for _, d := range testutil.TrenchSet(ns, "t") {
+		require.NoError(t, c.Create(ctx, testutil.MustDecode(t, d)))
+	}
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		tr := &meridiov1.Trench{}
+		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "t"}, tr))
+		r := apimeta.FindStatusCondition(tr.Status.Conditions, meta.ReadyCondition)
+		require.NotNil(col, r)
+		assert.Equal(col, "GitSigningFailed", r.Reason, r.Message)
+		assert.Contains(col, r.Message, "signing secret "+ns+"/signing-key: git.asc: cannot decrypt it with the passphrase")
+	}, 30*time.Second, 100*time.Millisecond, "signing failure shown; logs:\n%s", p.logs)
+	assert.Empty(t, testutil.GitOutput(bare, "branch", "--list", "main"), "nothing is pushed unsigned")
+
+	secret.Data = encrypted.Data
+	require.NoError(t, c.Update(ctx, secret))
+	var commit string
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		tr := &meridiov1.Trench{}
+		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "t"}, tr))
+		commit = testutil.GitOutput(bare, "rev-parse", "main")
+		assert.Equal(col, "main@sha1:"+commit, tr.Status.Revision)
+	}, 60*time.Second, 100*time.Millisecond, "committed once the key is good; logs:\n%s", p.logs)
+	out, ok := testutil.VerifyCommit(t, bare, commit, encrypted)
+	assert.True(t, ok, "the pushed commit is signed: %s", out)
+	p.stop(t)
+	logs := p.logs.String()
+	assert.NotContains(t, logs, "the-right-passphrase")
+	assert.NotContains(t, logs, string(encrypted.Data["git.asc"][40:80]), "no key material in the log")
 }
