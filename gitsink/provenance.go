@@ -59,9 +59,9 @@ func WithOverwriteExternalChanges(overwrite bool) SinkOption {
 }
 
 // withProvenance adds the provenance file to the files of a trench directory.
-func (s *Sink) withProvenance(files map[string][]byte, res *render.Result) error {
+func withProvenance(files map[string][]byte, res *render.Result, version, owned string) error {
 	p := provenance{
-		Operator: s.version, Path: s.repo.path, Trench: render.Dir(res.Namespace, res.Trench),
+		Operator: version, Path: owned, Trench: render.Dir(res.Namespace, res.Trench),
 		Settings: res.SettingsDigest, Sources: res.Sources, Files: map[string]string{},
 	}
 	for name, data := range files {

@@ -31,6 +31,8 @@ type Sink struct {
 	// verifier, when set, dry-runs renders before they are committed, as fieldManager.
 	verifier     client.Client
 	fieldManager string
+	// template writes the commit messages (nil: the default message).
+	template *MessageTemplate
 	// version goes into the provenance files; overwrite lets renders replace outside edits.
 	version   string
 	overwrite bool
@@ -143,21 +145,10 @@ func (s *Sink) load(ctx context.Context) error {
 // Deliver records the trench's directory for the next commit; it reports the revision at
 // once when the target branch already holds it.
 func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result, error) {
-	files, err := render.TrenchFiles(res)
-	if err != nil {
-		return delivery.Result{Commits: true}, err
-	}
 	dir := render.Dir(res.Namespace, res.Trench)
-	plain := make(map[string][]byte, len(files))
-	for p, data := range files {
-		plain[path.Base(p)] = data
-	}
-	if err := s.withProvenance(plain, res); err != nil {
-		return delivery.Result{Commits: true}, err
-	}
-	tree, err := newDirTree(plain)
+	tree, err := trenchTree(res, s.version, s.repo.path)
 	if err != nil {
-		return delivery.Result{Commits: true}, fmt.Errorf("trench %s: %w", dir, err)
+		return delivery.Result{Commits: true}, err
 	}
 	c := &change{trench: types.NamespacedName{Namespace: res.Namespace, Name: res.Trench}, tree: tree, sources: res.Sources}
 	if err := s.load(ctx); err != nil {
@@ -183,6 +174,28 @@ func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result
 		}
 	}
 	return s.submit(ctx, dir, c)
+}
+
+// trenchTree is the directory of a render, provenance file included, as an operator of
+// version owning path commits it.
+func trenchTree(res *render.Result, version, owned string) (*dirTree, error) {
+	dir := render.Dir(res.Namespace, res.Trench)
+	files, err := render.TrenchFiles(res)
+	if err != nil {
+		return nil, fmt.Errorf("trench %s: %w", dir, err)
+	}
+	plain := make(map[string][]byte, len(files)+1)
+	for p, data := range files {
+		plain[path.Base(p)] = data
+	}
+	if err := withProvenance(plain, res, version, owned); err != nil {
+		return nil, fmt.Errorf("trench %s: %w", dir, err)
+	}
+	tree, err := newDirTree(plain)
+	if err != nil {
+		return nil, fmt.Errorf("trench %s: %w", dir, err)
+	}
+	return tree, nil
 }
 
 // changedItems lists the objects of res whose file differs from what the branch holds.
@@ -422,9 +435,12 @@ func (s *Sink) flush(ctx context.Context) error {
 		batch[dir] = c
 		dirs[dir] = c.tree
 	}
-	msg := s.message(batch)
+	msg, msgErr := s.message(batch)
 	s.batched = 0
 	s.mu.Unlock()
+	if msgErr != nil {
+		log.Error(msgErr, "commit message template failed; the default message is used")
+	}
 	if len(batch) == 0 {
 		return nil
 	}

@@ -11,6 +11,8 @@ const usage = `usage: meridio-operator <command> [flags]
 commands:
   run      run the operator (manager, reconcilers and admission webhooks)
   render   render the workloads of Meridio custom resources offline
+  template-message
+           print the commit message git mode writes for a change, offline (try a --git-commit-template)
   version  print the version
 
 Run 'meridio-operator <command> -h' for the flags of a command.
@@ -30,6 +32,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runCommand(args[1:], stdout, stderr)
 	case "render":
 		return renderCommand(args[1:], stdin, stdout, stderr)
+	case "template-message":
+		return templateMessageCommand(args[1:], stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 		return 0

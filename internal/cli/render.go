@@ -50,34 +50,9 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	resources, notes, errs := offline.ReadPathsNoting(files, stdin)
-	for _, n := range notes {
-		fmt.Fprintln(stderr, n)
-	}
-	snaps, verrs := offline.Snapshots(resources, *namespace)
-	errs = append(errs, verrs...)
-	if errs = append(errs, offline.NameErrors(resources, set)...); len(errs) > 0 {
-		for _, e := range errs {
-			fmt.Fprintln(stderr, e)
-		}
+	results, ok := renderInputs(files, stdin, *namespace, set, nil, stderr)
+	if !ok {
 		return 1
-	}
-	var results []*render.Result
-	for _, s := range snaps {
-		res, err := render.Render(s, set)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		if p := res.Undeliverable(); p != nil {
-			// The operator would deliver nothing of it: refused, as the webhooks refuse it.
-			fmt.Fprintf(stderr, "%s %s/%s: %s\n", p.Owner.Kind, res.Namespace, p.Owner.Name, p.Message)
-			return 1
-		}
-		for _, p := range res.Problems {
-			fmt.Fprintf(stderr, "warning: %s %s/%s: %s\n", p.Owner.Kind, res.Namespace, p.Owner.Name, p.Message)
-		}
-		results = append(results, res)
 	}
 	if *outputDir != "" {
 		if err := writeTree(*outputDir, results); err != nil {
@@ -93,6 +68,45 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 	_, _ = stdout.Write(out)
 	return 0
+}
+
+// renderInputs reads the Meridio resources of files (- for stdin) and renders every trench, as
+// the operator would; edit, when set, changes the resources before they are rendered. It prints
+// the problems to stderr, and false when the operator would refuse the input.
+func renderInputs(files []string, stdin io.Reader, namespace string, set render.Settings, edit func([]offline.Resource), stderr io.Writer) ([]*render.Result, bool) {
+	resources, notes, errs := offline.ReadPathsNoting(files, stdin)
+	for _, n := range notes {
+		fmt.Fprintln(stderr, n)
+	}
+	if edit != nil {
+		edit(resources)
+	}
+	snaps, verrs := offline.Snapshots(resources, namespace)
+	errs = append(errs, verrs...)
+	if errs = append(errs, offline.NameErrors(resources, set)...); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(stderr, e)
+		}
+		return nil, false
+	}
+	var results []*render.Result
+	for _, s := range snaps {
+		res, err := render.Render(s, set)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return nil, false
+		}
+		if p := res.Undeliverable(); p != nil {
+			// The operator would deliver nothing of it: refused, as the webhooks refuse it.
+			fmt.Fprintf(stderr, "%s %s/%s: %s\n", p.Owner.Kind, res.Namespace, p.Owner.Name, p.Message)
+			return nil, false
+		}
+		for _, p := range res.Problems {
+			fmt.Fprintf(stderr, "warning: %s %s/%s: %s\n", p.Owner.Kind, res.Namespace, p.Owner.Name, p.Message)
+		}
+		results = append(results, res)
+	}
+	return results, true
 }
 
 // printable returns every object as multi-document YAML, or as one JSON List.

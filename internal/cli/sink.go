@@ -25,6 +25,9 @@ func (o *runOptions) check() error {
 	case "cluster":
 		return nil
 	case "git":
+		if _, err := readMessageTemplate(o.git.commitTemplate); err != nil {
+			return err
+		}
 		if o.git.url == "" && o.local {
 			return nil // a repository in a temporary directory
 		}
@@ -89,7 +92,11 @@ func newSink(mgr ctrl.Manager, o runOptions) (delivery.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	sinkOpts := []gitsink.SinkOption{gitsink.WithCommitDelay(o.git.commitDelay), gitsink.WithOperatorVersion(Version),
+	tmpl, err := readMessageTemplate(o.git.commitTemplate)
+	if err != nil {
+		return nil, err
+	}
+	sinkOpts := []gitsink.SinkOption{gitsink.WithMessageTemplate(tmpl), gitsink.WithCommitDelay(o.git.commitDelay), gitsink.WithOperatorVersion(Version),
 		gitsink.WithOverwriteExternalChanges(o.git.overwrite), gitsink.WithPollInterval(o.git.pollInterval)}
 	if o.git.verify {
 		sinkOpts = append(sinkOpts, gitsink.WithVerify(mgr.GetClient(), o.git.verifyFieldManager))
