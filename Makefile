@@ -41,8 +41,9 @@ verify: ## Fail when generated files are stale, or code is not gofmt/vet clean.
 	  test "$$before" = "$$($(TREE_STATE))" || { git status --short -- api config; echo "generated files were stale: review the regenerated files above and commit them"; exit 1; }
 
 .PHONY: testenv
-testenv: ## Build etcd and kube-apiserver from source into bin/ (once; about 6-10 minutes cold).
+testenv: ## Build etcd, kube-apiserver and Gitea (the test forge) from source into bin/ (once; about 15-20 minutes cold).
 	hack/build-testenv.sh $(BIN)
+	hack/build-gitea.sh $(BIN)
 
 .PHONY: test
 test: testenv verify ## Run every test against a real API server built from source.

@@ -287,6 +287,7 @@ func (r *TrenchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		return ctrl.Result{}, err
 	}
 	r.setStatuses(s, res, live, del, deliverErr)
+	r.reportOutcome(ctx, s.Trench, del, deliverErr)
 	log.V(1).Info("reconciled", "changed", len(del.Changed), "removed", len(del.Removed), "revision", del.Revision, "pending", del.Pending, "problems", len(res.Problems), "duration", time.Since(start))
 	return ctrl.Result{}, deliverErr
 }
@@ -446,6 +447,7 @@ func (r *TrenchReconciler) setDeliveryStatus(t *meridiov1.Trench, res *render.Re
 	}
 	observeDelivery(t.Namespace, t.Name, before, t.Status.Conditions, time.Now())
 	setExternalModification(&t.Status.Status, t.Generation, del.Held)
+	setReview(t, del.Review)
 }
 
 // setExternalModification reports the files someone else edited in the trench's output, which
@@ -538,7 +540,7 @@ func withoutTransitionTimes(o meridiov1.Object) any {
 		out.Conditions[i].LastTransitionTime = metav1.Time{}
 	}
 	if t, ok := o.(*meridiov1.Trench); ok {
-		return meridiov1.TrenchStatus{Status: out, Revision: t.Status.Revision}
+		return meridiov1.TrenchStatus{Status: out, Revision: t.Status.Revision, PullRequest: t.Status.PullRequest}
 	}
 	return out
 }

@@ -53,6 +53,41 @@ type Result struct {
 	// Commits says that the sink delivers in commits, which the Trench's Committed condition
 	// follows (Git); the cluster has none.
 	Commits bool
+	// Review is the pull request that proposes the trench's render (nil: none is followed).
+	Review *Review
+}
+
+// Review is a pull request on a forge, or the failure to open or update it.
+type Review struct {
+	URL    string
+	Number int64
+	// State is open, merged or closed.
+	State string
+	// Err is the forge's refusal, when the pull request could not be opened or updated.
+	Err error
+}
+
+// ReasonDryRunFailed: the API server refuses an object of the render in a dry run, so the
+// render is not delivered.
+const ReasonDryRunFailed = "DryRunFailed"
+
+// Outcome is how a delivered revision fared, for the sinks that tell the forge (commit
+// statuses).
+type Outcome struct {
+	// Revision is the trench's delivered revision ("" when the current render was refused
+	// before it was committed: the outcome is then about the newest commit).
+	Revision string
+	// State is "pending", "success" or "failure".
+	State string
+	// Description says why, in a line.
+	Description string
+}
+
+// OutcomeReporter is a Sink that reports each trench's outcome where its revision is
+// reviewed; the reconciler calls it after each status computation, so it must drop what it
+// already reported.
+type OutcomeReporter interface {
+	ReportOutcome(ctx context.Context, trench types.NamespacedName, o Outcome)
 }
 
 // Error is a delivery failure with the reason the Trench's Ready condition shows. Its message

@@ -18,6 +18,7 @@ import (
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/delivery"
+	"github.com/meridio-operator/meridio-operator/forge"
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
@@ -31,6 +32,11 @@ type Sink struct {
 	// verifier, when set, dry-runs renders before they are committed, as fieldManager.
 	verifier     client.Client
 	fieldManager string
+	// forge, when set, gets the commit statuses and, with pullRequests, the pull request of the
+	// push branch; forgeWork queues its calls, posted remembers the last status of each context.
+	forge        forge.Client
+	pullRequests bool
+	forgeWork    chan func(context.Context)
 	// template writes the commit messages (nil: the default message).
 	template *MessageTemplate
 	// version goes into the provenance files; overwrite lets renders replace outside edits.
@@ -56,6 +62,11 @@ type Sink struct {
 	batched    int        // changes recorded since the last commit attempt
 	backlog    func() int // reconciles queued or running
 	lastFlush  time.Time  // when the last commit attempt ended
+	// review is the pull request of the push branch and reviewDirs the trench directories it
+	// changes; posted maps each status context to the status last posted.
+	review     *delivery.Review
+	reviewDirs map[string]bool
+	posted     map[string]string
 }
 
 // change is the wanted content of one trench directory.
@@ -138,6 +149,10 @@ func (s *Sink) load(ctx context.Context) error {
 		}
 		s.conflict = conflict
 		s.loaded = true
+		if s.forge != nil {
+			// After a restart: the pull request of what the push branch already holds.
+			s.queueForge(s.syncReview)
+		}
 	}
 	return nil
 }
@@ -276,7 +291,7 @@ func (s *Sink) submit(ctx context.Context, dir string, c *change) (delivery.Resu
 	l, exists := s.landed[dir]
 	if (c.tree == nil && !exists) || (c.tree != nil && exists && l.hash == c.tree.hash) {
 		delete(s.desired, dir) // the branch already holds it
-		out := delivery.Result{Commits: true}
+		out := delivery.Result{Commits: true, Review: s.reviewFor(dir)}
 		if exists {
 			out.Revision = s.revision(l.commit)
 			if c.tree != nil {
@@ -295,7 +310,7 @@ func (s *Sink) submit(ctx context.Context, dir string, c *change) (delivery.Resu
 		default:
 		}
 	}
-	return delivery.Result{Pending: true, Commits: true}, s.failure
+	return delivery.Result{Pending: true, Commits: true, Review: s.reviewFor(dir)}, s.failure
 }
 
 func sameContent(a, b *change) bool {
@@ -348,6 +363,9 @@ func (s *Sink) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.lastFlush = time.Now()
 	s.mu.Unlock()
+	if s.forge != nil {
+		go s.runForge(ctx)
+	}
 	var retry <-chan time.Time
 	backoff := time.Duration(0)
 	var tick <-chan time.Time
@@ -468,6 +486,9 @@ func (s *Sink) flush(ctx context.Context) error {
 		notify = append(notify, c.trench)
 	}
 	s.mu.Unlock()
+	if !res.Commit.IsZero() && s.forge != nil {
+		s.queueForge(s.syncReview)
+	}
 	if !res.Commit.IsZero() {
 		commitsPushed.Inc()
 		log.Info("pushed", "commit", res.Commit.String(), "branch", s.repo.Target(), "trenches", len(batch), "attempts", res.Attempts, "duration", time.Since(start).Round(time.Millisecond))
@@ -508,6 +529,9 @@ func (s *Sink) absorb(st State, commit plumbing.Hash, batch map[string]*change) 
 func (s *Sink) poll(ctx context.Context) error {
 	if err := s.load(ctx); err != nil {
 		return err
+	}
+	if s.forge != nil {
+		s.queueForge(s.followReview)
 	}
 	st, err := s.repo.Poll(ctx)
 	if err != nil || st.Commit.IsZero() {

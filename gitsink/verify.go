@@ -14,7 +14,7 @@ import (
 
 // ReasonDryRunFailed: the API server would refuse an object of the render, so it is not
 // committed.
-const ReasonDryRunFailed = "DryRunFailed"
+const ReasonDryRunFailed = delivery.ReasonDryRunFailed
 
 // DefaultVerifyFieldManager is the field manager of the dry runs: the one Flux's
 // kustomize-controller applies with.

@@ -22,6 +22,16 @@ const (
 
 // Delivery tracking: the Trench follows its render from the commit to live, healthy objects.
 const (
+	// PullRequestCondition: the pull request proposing the trench's render is open or merged
+	// (git mode with --git-pull-request); False when it could not be opened or was closed.
+	PullRequestCondition = "PullRequest"
+	// PullRequestOpenReason, PullRequestMergedReason, PullRequestClosedReason and
+	// PullRequestFailedReason are the reasons of the PullRequest condition.
+	PullRequestOpenReason   = "PullRequestOpen"
+	PullRequestMergedReason = "PullRequestMerged"
+	PullRequestClosedReason = "PullRequestClosed"
+	PullRequestFailedReason = "PullRequestFailed"
+
 	// CommittedCondition: the current render is in a pushed commit (git mode).
 	CommittedCondition = "Committed"
 	// AppliedCondition: every live object carries the content hash of the current render.

@@ -19,6 +19,22 @@ type TrenchStatus struct {
 	// mode, where the render is applied directly.
 	// +optional
 	Revision string `json:"revision,omitempty"`
+
+	// PullRequest is the pull (or merge) request that proposes the trench's render, in git
+	// mode with a push branch and --git-pull-request.
+	// +optional
+	PullRequest *PullRequestStatus `json:"pullRequest,omitempty"`
+}
+
+// PullRequestStatus names a pull request on the forge.
+type PullRequestStatus struct {
+	// URL is the pull request's web page.
+	URL string `json:"url"`
+	// Number is its number (GitLab: the merge request's IID).
+	Number int64 `json:"number"`
+	// State is open, merged or closed.
+	// +kubebuilder:validation:Enum=open;merged;closed
+	State string `json:"state"`
 }
 
 // +kubebuilder:object:root=true
@@ -31,6 +47,7 @@ type TrenchStatus struct {
 // +kubebuilder:printcolumn:name="Applied",type=string,JSONPath=`.status.conditions[?(@.type=="Applied")].status`
 // +kubebuilder:printcolumn:name="Healthy",type=string,JSONPath=`.status.conditions[?(@.type=="Healthy")].status`
 // +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.revision`,priority=1
+// +kubebuilder:printcolumn:name="Pull-Request",type=string,JSONPath=`.status.pullRequest.url`,priority=1
 
 // Trench is the root of a Meridio deployment; every other kind names its trench in the label `trench`.
 type Trench struct {

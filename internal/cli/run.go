@@ -71,6 +71,7 @@ type leaseOptions struct {
 type gitOptions struct {
 	url, branch, path, pushBranch, secret string
 	signingSecret, commitTemplate         string
+	pullRequest, commitStatus, forgeAPI   string
 	authorName, authorEmail, cloneDir     string
 	commitDelay                           time.Duration
 	verify                                bool
@@ -153,6 +154,9 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.git.secret, "git-secret", "", "git mode: a Secret in the operator's namespace with the keys of a Flux GitRepository secret (username/password, bearerToken, identity + known_hosts, ca.crt)")
 	fs.StringVar(&o.git.signingSecret, "git-signing-secret", "", "git mode: a Secret in the operator's namespace whose key signs every commit: git.asc (armored OpenPGP private key) or identity (SSH private key, signatures as git's gpg.format=ssh), with an optional passphrase; read before each commit")
 	fs.StringVar(&o.git.commitTemplate, "git-commit-template", "", "git mode: a Go text/template file (sprig's functions) writing the commit messages; see `meridio-operator template-message`; the Meridio-Trench/Meridio-Source trailers are appended whatever it writes")
+	fs.StringVar(&o.git.pullRequest, "git-pull-request", "", "git mode, with --git-push-branch: open and keep up to date one pull request from the push branch to --git-branch on this forge: github, gitlab, gitea or auto (from the URL's host); the API token is the Git Secret's password or bearerToken; commit statuses are posted too")
+	fs.StringVar(&o.git.commitStatus, "git-commit-status", "", "git mode: post a commit status meridio/<namespace>/<trench> on each trench's commit on this forge (github, gitlab, gitea or auto), without a pull request")
+	fs.StringVar(&o.git.forgeAPI, "git-forge-api-url", "", "git mode: the forge's API base URL, for GitHub Enterprise (https://host/api/v3), self-hosted GitLab (https://host/api/v4) or Gitea (https://host/); default: from the repository URL")
 	fs.StringVar(&o.git.authorName, "git-author-name", "meridio-operator", "git mode: author and committer name of the commits")
 	fs.StringVar(&o.git.authorEmail, "git-author-email", "meridio-operator@localhost", "git mode: author and committer email of the commits")
 	fs.DurationVar(&o.git.commitDelay, "git-commit-delay", 200*time.Millisecond, "git mode: coalescing window: changes are committed together once none has arrived for this long (longer when they come slower, at most 25 times as long); a lone change goes at once")

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/delivery"
+	"github.com/meridio-operator/meridio-operator/forge"
 	"github.com/meridio-operator/meridio-operator/gitsink"
 )
 
@@ -26,6 +28,9 @@ func (o *runOptions) check() error {
 		return nil
 	case "git":
 		if _, err := readMessageTemplate(o.git.commitTemplate); err != nil {
+			return err
+		}
+		if err := o.checkForge(); err != nil {
 			return err
 		}
 		if o.git.url == "" && o.local {
@@ -101,11 +106,77 @@ func newSink(mgr ctrl.Manager, o runOptions) (delivery.Sink, error) {
 	if o.git.verify {
 		sinkOpts = append(sinkOpts, gitsink.WithVerify(mgr.GetClient(), o.git.verifyFieldManager))
 	}
+	if kind, pulls := o.forgeKind(); kind != "" {
+		f, err := o.newForge(mgr, kind)
+		if err != nil {
+			return nil, err
+		}
+		sinkOpts = append(sinkOpts, gitsink.WithForge(f, pulls))
+	}
 	sink := gitsink.NewSink(repo, mgr.GetClient(), sinkOpts...)
 	if err := mgr.Add(sink); err != nil {
 		return nil, err
 	}
 	return sink, nil
+}
+
+// forgeKind is the forge the flags name ("" for none), and whether pull requests are opened.
+func (o *runOptions) forgeKind() (string, bool) {
+	if o.git.pullRequest != "" {
+		return o.git.pullRequest, true
+	}
+	return o.git.commitStatus, false
+}
+
+// checkForge refuses forge flags that cannot work.
+func (o *runOptions) checkForge() error {
+	for _, f := range []struct{ flag, v string }{{"--git-pull-request", o.git.pullRequest}, {"--git-commit-status", o.git.commitStatus}} {
+		switch f.v {
+		case "", "auto", forge.GitHub, forge.GitLab, forge.Gitea:
+		default:
+			return fmt.Errorf("%s=%s: want github, gitlab, gitea or auto", f.flag, f.v)
+		}
+	}
+	kind, pulls := o.forgeKind()
+	switch {
+	case kind == "":
+		return nil
+	case pulls && o.git.pushBranch == "":
+		return errors.New("--git-pull-request needs --git-push-branch: the pull request goes from the push branch to --git-branch")
+	case o.git.pullRequest != "" && o.git.commitStatus != "" && o.git.pullRequest != o.git.commitStatus:
+		return errors.New("--git-pull-request and --git-commit-status name different forges")
+	case o.git.url == "":
+		return errors.New("--git-pull-request and --git-commit-status need --git-url")
+	}
+	if kind == "auto" && forge.Detect(o.git.url) == "" {
+		return fmt.Errorf("cannot tell the forge of %s from its host: name it, --git-pull-request=github|gitlab|gitea", gitsink.RedactURL(o.git.url))
+	}
+	return nil
+}
+
+// newForge is the forge client of the repository; its token is the Git Secret's password or
+// bearerToken, read before each call.
+func (o *runOptions) newForge(mgr ctrl.Manager, kind string) (forge.Client, error) {
+	cfg := forge.Config{Kind: kind, RepoURL: gitsink.RedactURL(o.git.url), APIURL: o.git.forgeAPI}
+	if o.git.secret != "" {
+		read := secretReader(mgr, *o, o.git.secret)
+		cfg.Token = func(ctx context.Context) (string, error) {
+			data, err := read(ctx)
+			if err != nil {
+				return "", err
+			}
+			if t := string(data["bearerToken"]); t != "" {
+				return t, nil
+			}
+			return string(data["password"]), nil
+		}
+	}
+	if u, err := url.Parse(o.git.url); cfg.Token == nil && err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			cfg.Token = func(context.Context) (string, error) { return p, nil }
+		}
+	}
+	return forge.New(cfg)
 }
 
 // secretReader reads the data of a Secret of the operator's namespace, at each call (so that a
