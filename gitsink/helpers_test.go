@@ -183,6 +183,12 @@ type started struct {
 // startSink builds a Repository and a Sink for r and runs the commit loop.
 func startSink(t *testing.T, r remote, cloneDir string, opts ...Option) *started {
 	t.Helper()
+	return startSinkWith(t, r, cloneDir, opts)
+}
+
+// startSinkWith is startSink with options of the Sink too.
+func startSinkWith(t *testing.T, r remote, cloneDir string, opts []Option, sinkOpts ...SinkOption) *started {
+	t.Helper()
 	if cloneDir == "" {
 		cloneDir = filepath.Join(t.TempDir(), "clone")
 	}
@@ -190,7 +196,7 @@ func startSink(t *testing.T, r remote, cloneDir string, opts ...Option) *started
 	opts = append([]Option{WithCredentials(func(context.Context) (*Credentials, error) { return creds, nil }), WithRetry(5, 20*time.Millisecond)}, opts...)
 	repo, err := NewRepository(r.url, "main", cloneDir, opts...)
 	require.NoError(t, err)
-	s := NewSink(repo, nil, WithCommitDelay(30*time.Millisecond), WithRetryBackoff(50*time.Millisecond, 200*time.Millisecond), WithOperatorVersion("test"), WithPollInterval(100*time.Millisecond))
+	s := NewSink(repo, nil, append([]SinkOption{WithCommitDelay(30 * time.Millisecond), WithRetryBackoff(50*time.Millisecond, 200*time.Millisecond), WithOperatorVersion("test"), WithPollInterval(100 * time.Millisecond)}, sinkOpts...)...)
 	logs := &logBuffer{}
 	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), logs.logger()))
 	done := make(chan struct{})

@@ -47,10 +47,12 @@ func (s *Sink) runForge(ctx context.Context) {
 
 // queueForge queues a forge call; when the queue is full the call is dropped (statuses are
 // reported again at the next reconcile, the pull request at the next push or poll).
-func (s *Sink) queueForge(f func(context.Context)) {
+func (s *Sink) queueForge(f func(context.Context)) bool {
 	select {
 	case s.forgeWork <- f:
+		return true
 	default:
+		return false
 	}
 }
 
@@ -212,25 +214,29 @@ func (s *Sink) ReportOutcome(ctx context.Context, trench types.NamespacedName, o
 	key := sha + " " + st.State + " " + desc
 	s.mu.Lock()
 	done := s.posted[st.Context] == key
+	s.posted[st.Context] = key // taken now, so that the same outcome is queued once
 	s.mu.Unlock()
 	if done {
 		return
 	}
-	s.queueForge(func(ctx context.Context) {
-		s.mu.Lock()
-		done := s.posted[st.Context] == key
-		s.mu.Unlock()
-		if done {
-			return
-		}
+	queued := s.queueForge(func(ctx context.Context) {
 		if err := s.forge.SetStatus(ctx, sha, st); err != nil {
 			ctrl.LoggerFrom(ctx).WithName("gitsink").Error(err, "post the commit status", "context", st.Context, "commit", sha)
-			return
+			s.forgetPosted(st.Context, key)
 		}
-		s.mu.Lock()
-		s.posted[st.Context] = key
-		s.mu.Unlock()
 	})
+	if !queued {
+		s.forgetPosted(st.Context, key)
+	}
+}
+
+// forgetPosted lets a status that could not be posted be reported again.
+func (s *Sink) forgetPosted(statusContext, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.posted[statusContext] == key {
+		delete(s.posted, statusContext)
+	}
 }
 
 // reviewDirs reads the trench directories of the target branch and of the push branch, with
