@@ -173,7 +173,9 @@ func computeStatus(st *meridiov1.Status, in statusInputs) {
 	clear(meta.ReconcilingCondition)
 	switch {
 	case in.excluded != "":
-		ready(metav1.ConditionFalse, meridiov1.NotConfiguredReason, in.excluded)
+		// Left out on purpose (the field is empty, not a dangling reference): that is the state
+		// the user asked for, so it is Ready, and kstatus (Flux's wait, Argo CD) sees it Current.
+		ready(metav1.ConditionTrue, meridiov1.NotConfiguredReason, in.excluded)
 	case len(in.findings) > 0:
 		var msgs []string
 		for _, f := range in.findings {

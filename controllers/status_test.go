@@ -41,7 +41,7 @@ func Test_computeStatus(t *testing.T) {
 			[]string{"Ready=False/ResourceTemplateNotFound", "Stalled=True/ResourceTemplateNotFound"}, 3},
 		{"dangling reference", statusInputs{generation: 3, objects: ready, findings: []meridiov1.Finding{{Reason: meridiov1.StreamNotFoundReason, Message: "x"}}},
 			[]string{"Ready=False/StreamNotFound"}, 3},
-		{"left out of the configuration", statusInputs{generation: 3, objects: ready, excluded: "no stream"}, []string{"Ready=False/NotConfigured"}, 3},
+		{"left out of the configuration", statusInputs{generation: 3, objects: ready, excluded: "no stream"}, []string{"Ready=True/NotConfigured"}, 3},
 		{"trench missing", statusInputs{generation: 3, trenchMissing: true}, []string{"Ready=False/TrenchNotFound", "Stalled=True/TrenchNotFound"}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

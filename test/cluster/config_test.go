@@ -9,7 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/util/retry"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
@@ -54,8 +57,15 @@ func TestConfigMap_followsEdits(t *testing.T) {
 		cm := configMap(c, "t3")
 		assert.Empty(c, configItems(cm, "flows"))
 		assert.Empty(c, configItems(cm, "streams"))
-		requireCondition(c, get(c, &meridiov1.Flow{}, "f-t3"), meta.ReadyCondition, metav1.ConditionFalse, meridiov1.NotConfiguredReason)
-		requireCondition(c, get(c, &meridiov1.Stream{}, "s-t3"), meta.ReadyCondition, metav1.ConditionFalse, meridiov1.NotConfiguredReason)
+		// Left out on purpose: Ready (kstatus Current), so that a Flux wait is not held.
+		for _, o := range []meridiov1.Object{get(c, &meridiov1.Flow{}, "f-t3"), get(c, &meridiov1.Stream{}, "s-t3")} {
+			requireCondition(c, o, meta.ReadyCondition, metav1.ConditionTrue, meridiov1.NotConfiguredReason)
+			u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+			require.NoError(c, err)
+			res, err := kstatus.Compute(&unstructured.Unstructured{Object: u})
+			require.NoError(c, err)
+			assert.Equal(c, kstatus.CurrentStatus, res.Status, "kstatus: %s", res.Message)
+		}
 	}, "flow and stream left out")
 
 	update(t, &meridiov1.Flow{}, "f-t3", func(f *meridiov1.Flow) { f.Spec.Stream = "ghost" })
