@@ -40,9 +40,12 @@ verify: ## Fail when generated files are stale, or code is not gofmt/vet clean.
 	@before=$$($(TREE_STATE)); $(MAKE) --no-print-directory generate manifests >/dev/null; \
 	  test "$$before" = "$$($(TREE_STATE))" || { git status --short -- api config; echo "generated files were stale: review the regenerated files above and commit them"; exit 1; }
 
-.PHONY: testenv
-testenv: ## Build etcd, kube-apiserver and Gitea (the test forge) from source into bin/ (once; about 15-20 minutes cold).
+.PHONY: apiserver
+apiserver: ## Build etcd and kube-apiserver from source into bin/ (once; about 6-10 minutes cold).
 	hack/build-testenv.sh $(BIN)
+
+.PHONY: testenv
+testenv: apiserver ## Build etcd, kube-apiserver and Gitea (the test forge) from source into bin/ (once; about 15-20 minutes cold).
 	hack/build-gitea.sh $(BIN)
 
 .PHONY: test
@@ -55,6 +58,7 @@ bench: testenv ## Run the benchmarks: render, cluster mode, git mode and a start
 	go test -run '^$$' -bench Converge -benchtime 1x -count 3 $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 	go test -run '^$$' -bench SteadyState -benchtime 50x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 	go test -run '^$$' -bench GitFlowEdit -benchtime 1x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
+	go test -run '^$$' -bench GitPullRequest -benchtime 1x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 	go test -run '^$$' -bench Backlog -benchtime 1x -v $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)|round [0-9]+:|writes of round'
 	go test -run '^$$' -bench Load -benchtime 1x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 	go test -run '^$$' -bench Failover -benchtime 1x $(GO_TEST_ARGS) ./test/bench/ 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
@@ -71,5 +75,5 @@ fuzz: testenv ## Fuzz the validation functions, the offline YAML reader, render 
 MODE ?= git
 
 .PHONY: run
-run: build testenv ## The GitOps loop on an embedded API server with examples/ (MODE=cluster: cluster mode).
+run: build apiserver ## The GitOps loop on an embedded API server with examples/ (MODE=cluster: cluster mode).
 	$(BIN)/meridio-operator run --local --sink=$(MODE) --apply examples $(RUN_ARGS)

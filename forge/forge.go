@@ -243,3 +243,25 @@ func retryAfter(h http.Header) time.Duration {
 	}
 	return 0
 }
+
+// openPR is an open pull request as a forge lists it.
+type openPR struct {
+	pr          PullRequest
+	title, body string
+}
+
+// ensure is the flow every forge follows: find the open pull request of the change; leave it
+// when it already says the same, else update it; open one when there is none.
+func ensure(ch Change, find func() (*openPR, error), edit func(number int64) (PullRequest, error), create func() (PullRequest, error)) (PullRequest, error) {
+	open, err := find()
+	switch {
+	case err != nil:
+		return PullRequest{}, err
+	case open == nil:
+		return create()
+	case open.title == ch.Title && open.body == ch.Body:
+		return open.pr, nil
+	default:
+		return edit(open.pr.Number)
+	}
+}

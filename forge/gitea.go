@@ -49,35 +49,38 @@ func (c *giteaClient) EnsurePullRequest(ctx context.Context, ch Change) (PullReq
 		if err != nil {
 			return err
 		}
-		for page := 1; ; page++ {
-			prs, resp, err := cl.ListRepoPullRequests(c.owner, c.repo, gitea.ListPullRequestsOptions{State: gitea.StateOpen, ListOptions: gitea.ListOptions{Page: page, PageSize: 50}})
-			if err != nil {
-				return giteaErr(resp, err)
-			}
-			for _, pr := range prs {
-				if pr.Head != nil && pr.Base != nil && pr.Head.Ref == ch.Head && pr.Base.Ref == ch.Base {
-					if pr.Title == ch.Title && pr.Body == ch.Body {
-						out = giteaPR(pr)
-						return nil
+		find := func() (*openPR, error) {
+			for page := 1; ; page++ {
+				prs, resp, err := cl.ListRepoPullRequests(c.owner, c.repo, gitea.ListPullRequestsOptions{State: gitea.StateOpen, ListOptions: gitea.ListOptions{Page: page, PageSize: 50}})
+				if err != nil {
+					return nil, giteaErr(resp, err)
+				}
+				for _, pr := range prs {
+					if pr.Head != nil && pr.Base != nil && pr.Head.Ref == ch.Head && pr.Base.Ref == ch.Base {
+						return &openPR{pr: giteaPR(pr), title: pr.Title, body: pr.Body}, nil
 					}
-					edited, resp, err := cl.EditPullRequest(c.owner, c.repo, pr.Index, gitea.EditPullRequestOption{Title: ch.Title, Body: &ch.Body})
-					if err != nil {
-						return giteaErr(resp, err)
-					}
-					out = giteaPR(edited)
-					return nil
+				}
+				if len(prs) < 50 {
+					return nil, nil
 				}
 			}
-			if len(prs) < 50 {
-				break
+		}
+		edit := func(number int64) (PullRequest, error) {
+			pr, resp, err := cl.EditPullRequest(c.owner, c.repo, number, gitea.EditPullRequestOption{Title: ch.Title, Body: &ch.Body})
+			if err != nil {
+				return PullRequest{}, giteaErr(resp, err)
 			}
+			return giteaPR(pr), nil
 		}
-		pr, resp, err := cl.CreatePullRequest(c.owner, c.repo, gitea.CreatePullRequestOption{Head: ch.Head, Base: ch.Base, Title: ch.Title, Body: ch.Body})
-		if err != nil {
-			return giteaErr(resp, err)
+		create := func() (PullRequest, error) {
+			pr, resp, err := cl.CreatePullRequest(c.owner, c.repo, gitea.CreatePullRequestOption{Head: ch.Head, Base: ch.Base, Title: ch.Title, Body: ch.Body})
+			if err != nil {
+				return PullRequest{}, giteaErr(resp, err)
+			}
+			return giteaPR(pr), nil
 		}
-		out = giteaPR(pr)
-		return nil
+		out, err = ensure(ch, find, edit, create)
+		return err
 	})
 	return out, err
 }

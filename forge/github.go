@@ -67,29 +67,29 @@ func (c *githubClient) EnsurePullRequest(ctx context.Context, ch Change) (PullRe
 		if err != nil {
 			return err
 		}
-		prs, _, err := cl.PullRequests.List(ctx, c.owner, c.repo, &github.PullRequestListOptions{State: "open", Head: c.owner + ":" + ch.Head, Base: ch.Base})
-		if err != nil {
-			return githubErr(err)
-		}
-		if len(prs) > 0 {
-			pr := prs[0]
-			if pr.GetTitle() == ch.Title && pr.GetBody() == ch.Body {
-				out = githubPR(pr)
-				return nil
+		find := func() (*openPR, error) {
+			prs, _, err := cl.PullRequests.List(ctx, c.owner, c.repo, &github.PullRequestListOptions{State: "open", Head: c.owner + ":" + ch.Head, Base: ch.Base})
+			if err != nil || len(prs) == 0 {
+				return nil, githubErr(err)
 			}
-			edited, _, err := cl.PullRequests.Edit(ctx, c.owner, c.repo, pr.GetNumber(), &github.PullRequest{Title: &ch.Title, Body: &ch.Body})
+			return &openPR{pr: githubPR(prs[0]), title: prs[0].GetTitle(), body: prs[0].GetBody()}, nil
+		}
+		edit := func(number int64) (PullRequest, error) {
+			pr, _, err := cl.PullRequests.Edit(ctx, c.owner, c.repo, int(number), &github.PullRequest{Title: &ch.Title, Body: &ch.Body})
 			if err != nil {
-				return githubErr(err)
+				return PullRequest{}, githubErr(err)
 			}
-			out = githubPR(edited)
-			return nil
+			return githubPR(pr), nil
 		}
-		pr, _, err := cl.PullRequests.Create(ctx, c.owner, c.repo, &github.NewPullRequest{Title: &ch.Title, Head: &ch.Head, Base: &ch.Base, Body: &ch.Body})
-		if err != nil {
-			return githubErr(err)
+		create := func() (PullRequest, error) {
+			pr, _, err := cl.PullRequests.Create(ctx, c.owner, c.repo, &github.NewPullRequest{Title: &ch.Title, Head: &ch.Head, Base: &ch.Base, Body: &ch.Body})
+			if err != nil {
+				return PullRequest{}, githubErr(err)
+			}
+			return githubPR(pr), nil
 		}
-		out = githubPR(pr)
-		return nil
+		out, err = ensure(ch, find, edit, create)
+		return err
 	})
 	return out, err
 }

@@ -52,31 +52,32 @@ func (c *gitlabClient) EnsurePullRequest(ctx context.Context, ch Change) (PullRe
 		if err != nil {
 			return err
 		}
-		mrs, _, err := cl.MergeRequests.ListProjectMergeRequests(c.project, &gitlab.ListProjectMergeRequestsOptions{
-			State: gitlab.Ptr("opened"), SourceBranch: &ch.Head, TargetBranch: &ch.Base}, gitlab.WithContext(ctx))
-		if err != nil {
-			return gitlabErr(err)
-		}
-		if len(mrs) > 0 {
+		find := func() (*openPR, error) {
+			mrs, _, err := cl.MergeRequests.ListProjectMergeRequests(c.project, &gitlab.ListProjectMergeRequestsOptions{
+				State: gitlab.Ptr("opened"), SourceBranch: &ch.Head, TargetBranch: &ch.Base}, gitlab.WithContext(ctx))
+			if err != nil || len(mrs) == 0 {
+				return nil, gitlabErr(err)
+			}
 			mr := mrs[0]
-			if mr.Title == ch.Title && mr.Description == ch.Body {
-				out = gitlabState(mr.State, mr.WebURL, mr.IID)
-				return nil
-			}
-			edited, _, err := cl.MergeRequests.UpdateMergeRequest(c.project, mr.IID, &gitlab.UpdateMergeRequestOptions{Title: &ch.Title, Description: &ch.Body}, gitlab.WithContext(ctx))
+			return &openPR{pr: gitlabState(mr.State, mr.WebURL, mr.IID), title: mr.Title, body: mr.Description}, nil
+		}
+		edit := func(number int64) (PullRequest, error) {
+			mr, _, err := cl.MergeRequests.UpdateMergeRequest(c.project, number, &gitlab.UpdateMergeRequestOptions{Title: &ch.Title, Description: &ch.Body}, gitlab.WithContext(ctx))
 			if err != nil {
-				return gitlabErr(err)
+				return PullRequest{}, gitlabErr(err)
 			}
-			out = gitlabState(edited.State, edited.WebURL, edited.IID)
-			return nil
+			return gitlabState(mr.State, mr.WebURL, mr.IID), nil
 		}
-		mr, _, err := cl.MergeRequests.CreateMergeRequest(c.project, &gitlab.CreateMergeRequestOptions{
-			Title: &ch.Title, Description: &ch.Body, SourceBranch: &ch.Head, TargetBranch: &ch.Base}, gitlab.WithContext(ctx))
-		if err != nil {
-			return gitlabErr(err)
+		create := func() (PullRequest, error) {
+			mr, _, err := cl.MergeRequests.CreateMergeRequest(c.project, &gitlab.CreateMergeRequestOptions{
+				Title: &ch.Title, Description: &ch.Body, SourceBranch: &ch.Head, TargetBranch: &ch.Base}, gitlab.WithContext(ctx))
+			if err != nil {
+				return PullRequest{}, gitlabErr(err)
+			}
+			return gitlabState(mr.State, mr.WebURL, mr.IID), nil
 		}
-		out = gitlabState(mr.State, mr.WebURL, mr.IID)
-		return nil
+		out, err = ensure(ch, find, edit, create)
+		return err
 	})
 	return out, err
 }

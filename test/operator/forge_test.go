@@ -107,7 +107,11 @@ func TestRun_gitPullRequest(t *testing.T) {
 	}, 60*time.Second, 200*time.Millisecond, "pull request updated; logs:\n%s", p.logs)
 
 	// Someone merges it: the Trench says so; the next change opens a new pull request.
-	g.API(t, "POST", fmt.Sprintf("repos/operator/fleet/pulls/%d/merge", first.Number), map[string]any{"Do": "merge"}, nil)
+	// Gitea refuses a merge ("Please try again later") until it has checked the pull request.
+	require.Eventually(t, func() bool {
+		status, _ := g.Call(t, "POST", fmt.Sprintf("repos/operator/fleet/pulls/%d/merge", first.Number), map[string]any{"Do": "merge"}, false)
+		return status < 300
+	}, 30*time.Second, 200*time.Millisecond, "merged")
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
 		tr := &meridiov1.Trench{}
 		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "t"}, tr))
