@@ -10,7 +10,8 @@ version=${GITEA_VERSION:-v1.26.0}
 if [ -x "$out/gitea" ] && [ "$(cat "$out/VERSION" 2>/dev/null)" = "$version" ]; then exit 0; fi
 echo ">> building gitea $version from the Go module proxy (cold build: several minutes)" >&2
 start=$SECONDS
-src=$(cd "$root" && GOFLAGS=-mod=mod go mod download -json "code.gitea.io/gitea@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+# Downloaded outside this module, so that its go.mod and go.sum are not touched.
+src=$(cd "$(mktemp -d)" && GOFLAGS= GO111MODULE=on go mod download -json "code.gitea.io/gitea@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 [ -d "$src" ] || { echo "gitea source not found" >&2; exit 1; }
 mkdir -p "$out"
 ( cd "$src" && GOFLAGS=-mod=mod CGO_ENABLED=1 go build -trimpath -tags 'sqlite sqlite_unlock_notify' \
