@@ -49,6 +49,10 @@ func templateMessageCommand(args []string, stdin io.Reader, stdout, stderr io.Wr
 		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "template-message: unexpected argument %q: give files and directories with -f\n", fs.Arg(0))
+		return 2
+	}
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "template-message: -f is required")
 		fs.Usage()

@@ -3,12 +3,16 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/meridio-operator/meridio-operator/internal/offline"
 	"github.com/meridio-operator/meridio-operator/render"
@@ -39,10 +43,18 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
-	if len(files) == 0 || (*output != "yaml" && *output != "json") {
-		fs.Usage()
+	if msg := renderArgsError(fs, len(files), *output, *namespace); msg != "" {
+		fmt.Fprintln(stderr, "render: "+msg)
+		if len(args) == 0 {
+			fs.Usage()
+		} else {
+			fmt.Fprintln(stderr, "Run 'meridio-operator render -h' for the flags.")
+		}
 		return 2
 	}
 	set, err := render.SettingsFromEnv(os.LookupEnv, *templates)
@@ -68,6 +80,22 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 	_, _ = stdout.Write(out)
 	return 0
+}
+
+// renderArgsError says what is wrong with the arguments of render ("" when nothing is).
+func renderArgsError(fs *flag.FlagSet, files int, output, namespace string) string {
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Sprintf("unexpected argument %q: give files and directories with -f", fs.Arg(0))
+	case files == 0:
+		return "-f is required: a file or directory of Meridio resources, or - for standard input"
+	case output != "yaml" && output != "json":
+		return fmt.Sprintf("-o %s: want yaml or json", output)
+	}
+	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
+		return fmt.Sprintf("-n %q is not a namespace name: %s", namespace, strings.Join(errs, "; "))
+	}
+	return ""
 }
 
 // renderInputs reads the Meridio resources of files (- for stdin) and renders every trench, as

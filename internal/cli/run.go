@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -129,6 +130,27 @@ func leaseNamespace(watched string) string {
 	return "default"
 }
 
+// checkArgs refuses what the flag package lets through: stray arguments (a flag after one is
+// not parsed at all), and the flags of --local without it.
+func (o *runOptions) checkArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("run: unexpected argument %q (flags after it are not read): every setting is a flag", fs.Arg(0))
+	}
+	if !o.local {
+		var given []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "apply", "keep-running", "write-kubeconfig":
+				given = append(given, "--"+f.Name)
+			}
+		})
+		if len(given) > 0 {
+			return fmt.Errorf("run: %s only work with --local", strings.Join(given, ", "))
+		}
+	}
+	return nil
+}
+
 func runCommand(args []string, stdout, stderr io.Writer) int {
 	o := runOptions{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -147,7 +169,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.webhooks, "enable-webhooks", envOr("ENABLE_WEBHOOKS", "true") != "false", "serve the admission webhooks (ENABLE_WEBHOOKS); without them only the CRD schemas and the admission policies of config/policy guard the resources")
 	fs.BoolVar(&o.mutating, "enable-mutating-webhook", envOr("ENABLE_MUTATING_WEBHOOK", "true") != "false", "serve the Gateway defaulting webhook (ENABLE_MUTATING_WEBHOOK)")
 	fs.StringVar(&o.sink, "sink", "cluster", "where rendered objects go: cluster (applied to this cluster) or git (committed for Flux or Argo CD)")
-	fs.StringVar(&o.git.url, "git-url", "", "git mode: the repository, https://, ssh:// or file:// (user info is taken as credentials and never shown)")
+	fs.StringVar(&o.git.url, "git-url", "", "git mode: the repository: https://, http://, ssh://, git:// or file:// (scp-style git@host:path is written ssh://git@host/path; user info is taken as credentials and never shown)")
 	fs.StringVar(&o.git.branch, "git-branch", "main", "git mode: the branch Flux or Argo CD applies")
 	fs.StringVar(&o.git.path, "git-path", "", "git mode: the directory of the repository the operator owns (default: the root); nothing outside it is touched")
 	fs.StringVar(&o.git.pushBranch, "git-push-branch", "", "git mode: push to this branch instead, rebuilt on top of --git-branch, to review changes as a pull request")
@@ -175,6 +197,13 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.keepRunning, "keep-running", false, "with --local: keep running after the applied resources converge")
 	fs.StringVar(&o.kubeconfigOut, "write-kubeconfig", "", "with --local: write a kubeconfig for the embedded API server to this file (for kubectl)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := o.checkArgs(fs); err != nil {
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	logOut := io.Writer(stderr)

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/go-git/go-git/v5"
 	corev1 "k8s.io/api/core/v1"
@@ -39,6 +41,11 @@ func (o *runOptions) check() error {
 		if o.git.url == "" {
 			return errors.New("--sink=git needs --git-url")
 		}
+		if scpLike.MatchString(o.git.url) {
+			user, rest, _ := strings.Cut(o.git.url, "@")
+			host, path, _ := strings.Cut(rest, ":")
+			return fmt.Errorf("--git-url %s: scp-style addresses are not URLs; write ssh://%s@%s/%s", o.git.url, user, host, strings.TrimPrefix(path, "/"))
+		}
 		// Building the repository checks the URL, branches and path without touching anything.
 		_, err := o.repository()
 		return err
@@ -46,6 +53,9 @@ func (o *runOptions) check() error {
 		return fmt.Errorf("--sink=%s: want cluster or git", o.sink)
 	}
 }
+
+// scpLike matches git's scp-style addresses, user@host:path.
+var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
 
 // repository is the git mode writer the flags describe.
 func (o *runOptions) repository(opts ...gitsink.Option) (*gitsink.Repository, error) {

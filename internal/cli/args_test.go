@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// Test_args: each mistake on the command line is refused (exit 2) with one line that says why,
+// before anything starts; --help exits 0 for every subcommand.
+func Test_args(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "extra", "--sink=foo"}, `run: unexpected argument "extra" (flags after it are not read): every setting is a flag` + "\n"},
+		{[]string{"run", "--apply", "examples", "--keep-running"}, "run: --apply, --keep-running only work with --local\n"},
+		{[]string{"run", "--write-kubeconfig", "/tmp/k"}, "run: --write-kubeconfig only work with --local\n"},
+		{[]string{"run", "--sink=git", "--git-url", "git@github.com:acme/fleet.git"}, "--git-url git@github.com:acme/fleet.git: scp-style addresses are not URLs; write ssh://git@github.com/acme/fleet.git\n"},
+		{[]string{"run", "--sink=git", "--git-push-branch", "review", "--git-url", "https://example.com/a/b.git", "--git-pull-request", "gitea2"}, "--git-pull-request=gitea2: want github, gitlab, gitea or auto\n"},
+		{[]string{"run", "--sink=git", "--git-url", "https://example.com/a/b.git", "--git-pull-request", "gitea"}, "--git-pull-request needs --git-push-branch: the pull request goes from the push branch to --git-branch\n"},
+		{[]string{"run", "--sink=git", "--git-push-branch", "review", "--git-url", "https://git.example.com/a/b.git", "--git-pull-request", "auto"}, "cannot tell the forge of https://git.example.com/a/b.git from its host: name it, --git-pull-request=github|gitlab|gitea\n"},
+		{[]string{"render", "-n", "ns1"}, "render: -f is required: a file or directory of Meridio resources, or - for standard input\nRun 'meridio-operator render -h' for the flags.\n"},
+		{[]string{"render", "-f", "x", "-o", "xml"}, "render: -o xml: want yaml or json\nRun 'meridio-operator render -h' for the flags.\n"},
+		{[]string{"render", "-f", "x", "stray"}, "render: unexpected argument \"stray\": give files and directories with -f\nRun 'meridio-operator render -h' for the flags.\n"},
+		{[]string{"render", "-f", "x", "-n", ""}, "render: -n \"\" is not a namespace name: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')\nRun 'meridio-operator render -h' for the flags.\n"},
+		{[]string{"template-message", "-f", "x", "y"}, "template-message: unexpected argument \"y\": give files and directories with -f\n"},
+	} {
+		code, out, stderr := runCLI("", tc.args...)
+		assert.Equal(t, 2, code, "%v", tc.args)
+		assert.Empty(t, out, "%v", tc.args)
+		assert.Equal(t, tc.want, stderr, "%v", tc.args)
+	}
+	for _, cmd := range []string{"run", "render", "template-message"} {
+		code, _, _ := runCLI("", cmd, "--help")
+		assert.Equal(t, 0, code, cmd)
+	}
+}
