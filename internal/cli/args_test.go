@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Test_args: each mistake on the command line is refused (exit 2) with one line that says why,
@@ -35,4 +38,41 @@ func Test_args(t *testing.T) {
 		code, _, _ := runCLI("", cmd, "--help")
 		assert.Equal(t, 0, code, cmd)
 	}
+}
+
+// Test_renderRepositoryAsCISeesIt: a repository directory with a CI workflow in a hidden
+// directory, a Helm template, a list, a string and empty documents renders its Meridio resources,
+// each other thing skipped with one short line; with no Meridio resource at all, a notice and
+// exit status 0.
+func Test_renderRepositoryAsCISeesIt(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	}
+	write(".github/workflows/ci.yaml", "name: ci\non: [push]\njobs: {}\n")
+	write("chart/templates/cm.yaml", "name: {{ .Values.x }}\n")
+	write("lists/list.yaml", "- a\n- b\n")
+	write("lists/string.yaml", "just a string\n")
+	write("empty.yaml", "---\n---\n# nothing\n")
+	code, out, stderr := runCLI("", "render", "-f", dir)
+	assert.Equal(t, 0, code, stderr)
+	assert.Empty(t, out)
+	assert.Equal(t, "skipped "+filepath.Join(dir, ".github")+"/: a hidden directory\n"+
+		"skipped "+filepath.Join(dir, "chart/templates/cm.yaml")+"#1: not YAML (a template?)\n"+
+		"skipped "+filepath.Join(dir, "lists/list.yaml")+"#1: not a Kubernetes object (not a mapping)\n"+
+		"skipped "+filepath.Join(dir, "lists/string.yaml")+"#1: not a Kubernetes object (not a mapping)\n"+
+		"render: no Meridio resource in the input: nothing to render\n", stderr)
+
+	write("meridio/trench.yaml", "apiVersion: meridio.nordix.org/v1alpha1\nkind: Trench\nmetadata: {name: t}\nspec: {ip-family: ipv4}\n")
+	code, out, stderr = runCLI("", "render", "-f", dir)
+	assert.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "name: meridio-configuration-t")
+	// A broken Meridio document is never put aside as "not YAML".
+	write("meridio/broken.yaml", "apiVersion: meridio.nordix.org/v1alpha1\nkind: Vip\nmetadata: {name: v, labels: {trench: t}\nspec: {address: 10.0.0.1/32}\n")
+	code, _, stderr = runCLI("", "render", "-f", dir)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, filepath.Join(dir, "meridio/broken.yaml"))
+	assert.NotContains(t, stderr, "broken.yaml#1: not YAML")
 }

@@ -66,6 +66,9 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	if !ok {
 		return 1
 	}
+	if len(results) == 0 {
+		fmt.Fprintln(stderr, "render: no Meridio resource in the input: nothing to render")
+	}
 	if *outputDir != "" {
 		if err := writeTree(*outputDir, results); err != nil {
 			fmt.Fprintln(stderr, err)

@@ -73,10 +73,13 @@ func ReadPathsNoting(paths []string, stdin io.Reader) ([]Resource, []string, []e
 			out, errs = append(out, r...), append(errs, e...)
 			continue
 		}
-		files, dir, err := expand(p)
+		files, dir, hidden, err := expand(p)
 		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		for _, h := range hidden {
+			notes = append(notes, "skipped "+h+string(filepath.Separator)+": a hidden directory")
 		}
 		for _, f := range files {
 			fh, err := os.Open(f)
@@ -92,24 +95,29 @@ func ReadPathsNoting(paths []string, stdin io.Reader) ([]Resource, []string, []e
 	return out, notes, errs
 }
 
-// expand lists the files of p, a file or a directory (dir true).
-func expand(p string) (files []string, dir bool, err error) {
+// expand lists the files of p, a file or a directory (dir true), and the hidden directories
+// it left out.
+func expand(p string) (files []string, dir bool, hidden []string, err error) {
 	info, err := os.Stat(p)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	if !info.IsDir() {
-		return []string{p}, false, nil
+		return []string{p}, false, nil, nil
 	}
-	files, err = walk(p)
-	return files, true, err
+	files, hidden, err = walk(p)
+	return files, true, hidden, err
 }
 
-func walk(p string) ([]string, error) {
-	var files []string
+func walk(p string) ([]string, []string, error) {
+	var files, hidden []string
 	err := filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+			hidden = append(hidden, path)
+			return filepath.SkipDir // .git, .github: not resources
 		}
 		switch strings.ToLower(filepath.Ext(path)) {
 		case ".yaml", ".yml", ".json":
@@ -120,7 +128,7 @@ func walk(p string) ([]string, error) {
 		return nil
 	})
 	sort.Strings(files)
-	return files, err
+	return files, hidden, err
 }
 
 // Decode reads the Meridio resources of a multi-document YAML stream; name is used in errors.
@@ -150,7 +158,11 @@ func decode(name string, r io.Reader, skipForeign bool) ([]Resource, []string, [
 			multi = true
 		}
 		src := fmt.Sprintf("%s#%d", name, i)
-		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+		if empty(doc) {
+			continue // as kubectl does
+		}
+		if why := notAnObject(doc); skipForeign && why != "" {
+			notes = append(notes, fmt.Sprintf("skipped %s: %s", src, why))
 			continue
 		}
 		tm := typeMeta(doc)
@@ -222,6 +234,33 @@ func typeMeta(doc []byte) metav1.TypeMeta {
 	var tm metav1.TypeMeta
 	_ = yaml.Unmarshal(doc, &tm) // a malformed document is reported by the decoder
 	return tm
+}
+
+// empty tells whether a document holds nothing: only comments, a separator, or null.
+func empty(doc []byte) bool {
+	t := string(bytes.TrimSpace(stripComments(doc)))
+	return t == "" || t == "---" || t == "null" || t == "~"
+}
+
+// notAnObject says why a document found in a directory is not a Kubernetes object at all (a
+// CI workflow, a Helm template, a list or a string); "" when it may be one. A document that
+// names the Meridio API group is never put aside: its mistakes are reported.
+func notAnObject(doc []byte) string {
+	if bytes.Contains(doc, []byte(meridiov1.GroupVersion.Group)) {
+		return ""
+	}
+	var v any
+	if err := yaml.Unmarshal(doc, &v); err != nil {
+		return "not YAML (a template?)"
+	}
+	m, ok := v.(map[string]any)
+	switch {
+	case !ok:
+		return "not a Kubernetes object (not a mapping)"
+	case m["apiVersion"] == nil && m["kind"] == nil:
+		return "not a Kubernetes object (no apiVersion and kind)"
+	}
+	return ""
 }
 
 // foreign tells whether a document names an API group other than Meridio's.
