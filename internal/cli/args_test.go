@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -75,4 +76,23 @@ func Test_renderRepositoryAsCISeesIt(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, filepath.Join(dir, "meridio/broken.yaml"))
 	assert.NotContains(t, stderr, "broken.yaml#1: not YAML")
+}
+
+// Test_renderOneMistakeOneMessage: a Trench that fails validation, or whose kind is misspelt,
+// gives its own error only, not one more for each resource of its trench.
+func Test_renderOneMistakeOneMessage(t *testing.T) {
+	data, err := os.ReadFile("../../examples/trench-a.yaml")
+	require.NoError(t, err)
+	for name, tc := range map[string]struct{ from, to, want string }{
+		"invalid ip-family": {"ip-family: dualstack", "ip-family: dual", `<stdin>#1: Trench trench-a: spec.ip-family: Unsupported value: "dual": supported values: "dualstack", "ipv4", "ipv6"` + "\n"},
+		"misspelt kind":     {"kind: Trench\n", "kind: Trenh\n", `<stdin>#1: kind "Trenh" of apiVersion "meridio.nordix.org/v1alpha1" is not a Meridio resource (want Trench, Attractor, Gateway, Vip, Conduit, Stream or Flow of meridio.nordix.org/v1alpha1)` + "\n"},
+	} {
+		code, _, stderr := runCLI(strings.Replace(string(data), tc.from, tc.to, 1), "render", "-f", "-")
+		assert.Equal(t, 1, code, name)
+		assert.Equal(t, tc.want, stderr, name)
+	}
+	// A resource whose trench is simply absent is still reported.
+	code, _, stderr := runCLI("apiVersion: meridio.nordix.org/v1alpha1\nkind: Vip\nmetadata: {name: v, labels: {trench: nowhere}}\nspec: {address: 10.0.0.1/32}\n", "render", "-f", "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "unable to find the trench in label")
 }

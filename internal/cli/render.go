@@ -112,7 +112,7 @@ func renderInputs(files []string, stdin io.Reader, namespace string, set render.
 	if edit != nil {
 		edit(resources)
 	}
-	snaps, verrs := offline.Snapshots(resources, namespace)
+	snaps, verrs := offline.SnapshotsAfter(resources, namespace, errs)
 	errs = append(errs, verrs...)
 	if errs = append(errs, offline.NameErrors(resources, set)...); len(errs) > 0 {
 		for _, e := range errs {

@@ -196,11 +196,23 @@ func admit(src string, doc []byte, tm metav1.TypeMeta) (meridiov1.Validated, []e
 		return nil, []error{fmt.Errorf("%s: %w", src, err)}
 	}
 	if gvk := u.GroupVersionKind(); gvk.GroupVersion() != meridiov1.GroupVersion || !slices.Contains(meridioKinds, gvk.Kind) {
-		return nil, []error{fmt.Errorf("%s: kind %q of apiVersion %q is not a Meridio resource (want %s of %s)",
-			src, tm.Kind, tm.APIVersion, strings.Join(meridioKinds[:len(meridioKinds)-1], ", ")+" or "+meridioKinds[len(meridioKinds)-1], meridiov1.GroupVersion)}
+		err := fmt.Errorf("%s: kind %q of apiVersion %q is not a Meridio resource (want %s of %s)",
+			src, tm.Kind, tm.APIVersion, strings.Join(meridioKinds[:len(meridioKinds)-1], ", ")+" or "+meridioKinds[len(meridioKinds)-1], meridiov1.GroupVersion)
+		if gvk.Group == meridiov1.GroupVersion.Group && u.GetName() != "" {
+			// A misspelt kind (Trenh): if it was meant as the Trench of other resources, they
+			// are not reported again for its absence.
+			err = &TrenchRefused{Namespace: u.GetNamespace(), Name: u.GetName(), Err: err}
+		}
+		return nil, []error{err}
 	}
 	if ferrs := crdschema.Admit(context.Background(), u, nil); len(ferrs) > 0 {
-		return nil, fieldErrors(src, u.GetKind(), u.GetNamespace(), u.GetName(), ferrs)
+		errs := fieldErrors(src, u.GetKind(), u.GetNamespace(), u.GetName(), ferrs)
+		if u.GetKind() == "Trench" {
+			for i, e := range errs {
+				errs[i] = &TrenchRefused{Namespace: u.GetNamespace(), Name: u.GetName(), Err: e}
+			}
+		}
+		return nil, errs
 	}
 	data, err = u.MarshalJSON()
 	if err != nil {
@@ -283,11 +295,38 @@ func stripComments(doc []byte) []byte {
 	return b.Bytes()
 }
 
+// TrenchRefused is the error of a Trench document the API server would refuse: the resources
+// of its trench are not reported again for its absence (one mistake, one message).
+type TrenchRefused struct {
+	Namespace, Name string
+	Err             error
+}
+
+func (e *TrenchRefused) Error() string { return e.Err.Error() }
+func (e *TrenchRefused) Unwrap() error { return e.Err }
+
 // Snapshots defaults the resources, groups them by trench and validates each one against the
 // others of its trench, as the webhooks would at creation. Resources without a namespace get
 // namespace. The snapshots are sorted by namespace and trench name; errors name the source,
 // the resource and the field.
 func Snapshots(resources []Resource, namespace string) ([]*meridiov1.Snapshot, []error) {
+	return SnapshotsAfter(resources, namespace, nil)
+}
+
+// SnapshotsAfter is Snapshots for resources read with readErrs: a resource whose trench is
+// missing because its Trench document was refused (TrenchRefused) is not reported for it.
+func SnapshotsAfter(resources []Resource, namespace string, readErrs []error) ([]*meridiov1.Snapshot, []error) {
+	refused := map[[2]string]bool{}
+	for _, e := range readErrs {
+		var tr *TrenchRefused
+		if errors.As(e, &tr) {
+			ns := tr.Namespace
+			if ns == "" {
+				ns = namespace
+			}
+			refused[[2]string{ns, tr.Name}] = true
+		}
+	}
 	type key struct{ ns, trench string }
 	byTrench := map[key]*meridiov1.Snapshot{}
 	seen := map[string]string{}
@@ -336,6 +375,8 @@ func Snapshots(resources []Resource, namespace string) ([]*meridiov1.Snapshot, [
 		s := byTrench[key{o.GetNamespace(), o.GetLabels()[meridiov1.TrenchLabel]}]
 		if t, ok := o.(*meridiov1.Trench); ok {
 			s = byTrench[key{t.Namespace, t.Name}]
+		} else if (s == nil || s.Trench == nil) && refused[[2]string{o.GetNamespace(), o.GetLabels()[meridiov1.TrenchLabel]}] {
+			continue // its Trench's own error says it all
 		}
 		for _, e := range meridiov1.ValidateCreate(o, s) {
 			errs = append(errs, fmt.Errorf("%s: %s: %s", r.Source, describe(o), e.Error()))
