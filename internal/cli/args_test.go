@@ -96,3 +96,37 @@ func Test_renderOneMistakeOneMessage(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "unable to find the trench in label")
 }
+
+// Test_renderYAMLErrorsNameTheFileLine: syntax errors, tabs and duplicate keys name the line of
+// the file (not of the document inside it), on one line.
+func Test_renderYAMLErrorsNameTheFileLine(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "crs.yaml")
+	require.NoError(t, os.WriteFile(f, []byte(`apiVersion: meridio.nordix.org/v1alpha1
+kind: Trench
+metadata: {name: t}
+spec: {ip-family: ipv4}
+---
+apiVersion: meridio.nordix.org/v1alpha1
+kind: Vip
+metadata:
+  name: v
+  name: w
+  labels: {trench: t}
+spec: {address: 10.0.0.1/32}
+--- # a tab below
+apiVersion: meridio.nordix.org/v1alpha1
+kind: Vip
+metadata:
+	name: x
+---
+apiVersion: meridio.nordix.org/v1alpha1
+kind: Vip
+metadata: {name: y
+spec: {}
+`), 0o644))
+	code, _, stderr := runCLI("", "render", "-f", f)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, f+`#2: yaml: line 10: key "name" already set in map`+"\n"+
+		f+"#3: yaml: line 17: found character that cannot start any token\n"+
+		f+"#4: yaml: line 21: did not find expected ',' or '}'\n", stderr)
+}

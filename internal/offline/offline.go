@@ -5,7 +5,6 @@
 package offline
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
@@ -143,21 +143,15 @@ func decode(name string, r io.Reader, skipForeign bool) ([]Resource, []string, [
 	var out []Resource
 	var notes []string
 	var errs []error
-	docs := utilyaml.NewYAMLReader(bufio.NewReader(r))
-	multi := false
-	for i := 1; ; i++ {
-		doc, err := docs.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			break
-		}
-		if i > 1 {
-			multi = true
-		}
-		src := fmt.Sprintf("%s#%d", name, i)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, nil, []error{fmt.Errorf("%s: %w", name, err)}
+	}
+	docs := splitDocuments(data)
+	multi := len(docs) > 1
+	for i, d := range docs {
+		doc := d.data
+		src := fmt.Sprintf("%s#%d", name, i+1)
 		if empty(doc) {
 			continue // as kubectl does
 		}
@@ -172,7 +166,9 @@ func decode(name string, r io.Reader, skipForeign bool) ([]Resource, []string, [
 		}
 		v, aerrs := admit(src, doc, tm)
 		if len(aerrs) > 0 {
-			errs = append(errs, aerrs...)
+			for _, e := range aerrs {
+				errs = append(errs, inFile(e, d.line))
+			}
 			continue
 		}
 		out = append(out, Resource{Source: src, Object: v})
@@ -246,6 +242,54 @@ func typeMeta(doc []byte) metav1.TypeMeta {
 	var tm metav1.TypeMeta
 	_ = yaml.Unmarshal(doc, &tm) // a malformed document is reported by the decoder
 	return tm
+}
+
+// document is one document of a stream and the line of the stream it starts on.
+type document struct {
+	data []byte
+	line int
+}
+
+// splitDocuments splits a YAML stream at its "---" lines, as kubectl does (a separator may be
+// followed by a comment; nothing between two separators is no document), keeping the line
+// each document starts on.
+func splitDocuments(data []byte) []document {
+	var docs []document
+	cur := document{line: 1}
+	for n, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("---")) {
+			if rest := bytes.TrimSpace(line[3:]); len(rest) == 0 || rest[0] == '#' {
+				if len(cur.data) > 0 {
+					docs = append(docs, cur)
+				}
+				cur = document{line: n + 2}
+				continue
+			}
+		}
+		cur.data = append(cur.data, line...)
+	}
+	if len(cur.data) > 0 {
+		docs = append(docs, cur)
+	}
+	return docs
+}
+
+// yamlLine matches the line numbers the YAML parser puts in its errors.
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// inFile rewrites the line numbers of a YAML error from the document's to the file's (the
+// document starts on line start), on one line.
+func inFile(err error, start int) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "yaml: ") || start == 1 && !strings.Contains(msg, "\n") {
+		return err
+	}
+	msg = yamlLine.ReplaceAllStringFunc(msg, func(m string) string {
+		n, _ := strconv.Atoi(m[len("line "):])
+		return "line " + strconv.Itoa(n+start-1)
+	})
+	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "unmarshal errors:\n", "")), " ")
+	return errors.New(msg)
 }
 
 // empty tells whether a document holds nothing: only comments, a separator, or null.
