@@ -82,6 +82,8 @@ func TestRun_gitPullRequest(t *testing.T) {
 		prs := openPRs(col)
 		require.Len(col, prs, 1)
 		first = prs[0]
+		// The whole render (on a loaded machine the Trench alone can be pushed first).
+		require.Contains(col, first.Body, "| Flow/f-t | added | 1 |")
 		tr := &meridiov1.Trench{}
 		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "t"}, tr))
 		cond := apimeta.FindStatusCondition(tr.Status.Conditions, meridiov1.PullRequestCondition)
