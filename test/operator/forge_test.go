@@ -205,7 +205,10 @@ func TestRun_gitSignedOnProtectedBranch(t *testing.T) {
 	assert.True(t, commit.Commit.Verification.Verified, "Gitea verifies the signature: %s", commit.Commit.Verification.Reason)
 	assert.Equal(t, "operator@example.com", commit.Commit.Verification.Signer.Email)
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
-		assert.Equal(col, "pending: committed; waiting for the cluster to apply it", commitStatuses(t, g, "signed", sha)["meridio/"+ns+"/t"])
+		tr := &meridiov1.Trench{}
+		require.NoError(col, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "t"}, tr))
+		_, now, _ := strings.Cut(tr.Status.Revision, "main@sha1:")
+		assert.Equal(col, "pending: committed; waiting for the cluster to apply it", commitStatuses(t, g, "signed", now)["meridio/"+ns+"/t"])
 	}, 30*time.Second, 200*time.Millisecond, "status posted without a pull request; logs:\n%s", p.logs)
 	p.stop(t)
 }
