@@ -138,13 +138,15 @@ func New(cfg Config) (Client, error) {
 	if u.Scheme == "http" {
 		scheme = "http"
 	}
-	b := base{cfg: cfg, hc: hc, host: scheme + "://" + u.Host, kind: kind, name: path, mu: &sync.Mutex{}}
+	c := &client{base: base{cfg: cfg, hc: hc, host: scheme + "://" + u.Host, kind: kind, name: path}}
 	switch kind {
 	case GitHub:
 		owner, repo, _ := strings.Cut(path, "/")
-		return &githubClient{base: b, owner: owner, repo: repo}, nil
+		c.connect = func(ctx context.Context, token string) (session, error) {
+			return connectGitHub(c.base, token, owner, repo)
+		}
 	case GitLab:
-		return &gitlabClient{base: b, project: path}, nil
+		c.connect = func(ctx context.Context, token string) (session, error) { return connectGitLab(c.base, token, path) }
 	case Gitea:
 		// A Gitea served under a sub-path has the repository's last two segments after it.
 		i := strings.LastIndex(path, "/")
@@ -153,37 +155,107 @@ func New(cfg Config) (Client, error) {
 		if j >= 0 {
 			prefix, owner = "/"+path[:j], path[j+1:i]
 		}
-		b.host += prefix
-		return &giteaClient{base: b, owner: owner, repo: path[i+1:]}, nil
+		c.host += prefix
+		c.connect = func(ctx context.Context, token string) (session, error) {
+			return connectGitea(ctx, c.base, token, owner, path[i+1:])
+		}
 	default:
 		return nil, fmt.Errorf("forge %q: want github, gitlab or gitea", kind)
 	}
+	return c, nil
 }
 
-// base is what the three clients share: the configuration, and the lock that makes the calls
-// one at a time.
+// session is one forge's API, connected with the token read for one call of a Client
+// method. Its errors are RateLimited when the forge refuses a call for its rate limit.
+type session interface {
+	// findOpen returns the open pull request from ch.Head to ch.Base, nil when there is none.
+	findOpen(ctx context.Context, ch Change) (*openPR, error)
+	edit(ctx context.Context, number int64, ch Change) (PullRequest, error)
+	create(ctx context.Context, ch Change) (PullRequest, error)
+	get(ctx context.Context, number int64) (PullRequest, error)
+	setStatus(ctx context.Context, sha string, s Status) error
+}
+
+// client is a Client on any of the three forges: each one only connects a session.
+type client struct {
+	base
+	mu      sync.Mutex
+	connect func(ctx context.Context, token string) (session, error)
+}
+
+// with runs f on a session connected with the current token, as one call (see call).
+func (c *client) with(ctx context.Context, what string, f func(session) error) error {
+	return c.call(ctx, what, func() error {
+		token, err := c.token(ctx)
+		if err != nil {
+			return err
+		}
+		s, err := c.connect(ctx, token)
+		if err != nil {
+			return err
+		}
+		return f(s)
+	})
+}
+
+// EnsurePullRequest finds the open pull request of the change; leaves it when it already says
+// the same, else updates it; opens one when there is none.
+func (c *client) EnsurePullRequest(ctx context.Context, ch Change) (PullRequest, error) {
+	var out PullRequest
+	err := c.with(ctx, "open or update the pull request "+ch.Head+" -> "+ch.Base, func(s session) error {
+		open, err := s.findOpen(ctx, ch)
+		switch {
+		case err != nil:
+		case open == nil:
+			out, err = s.create(ctx, ch)
+		case open.title == ch.Title && open.body == ch.Body:
+			out = open.pr
+		default:
+			out, err = s.edit(ctx, open.pr.Number, ch)
+		}
+		return err
+	})
+	return out, err
+}
+
+// GetPullRequest reads a pull request's state.
+func (c *client) GetPullRequest(ctx context.Context, number int64) (PullRequest, error) {
+	var out PullRequest
+	err := c.with(ctx, fmt.Sprintf("read pull request %d", number), func(s session) (err error) {
+		out, err = s.get(ctx, number)
+		return err
+	})
+	return out, err
+}
+
+// SetStatus posts a status on a commit.
+func (c *client) SetStatus(ctx context.Context, sha string, st Status) error {
+	return c.with(ctx, "set status "+st.Context+" on "+sha, func(s session) error { return s.setStatus(ctx, sha, st) })
+}
+
+// base is what the sessions of the three forges need: the configuration and how to reach the
+// API.
 type base struct {
 	cfg  Config
 	hc   *http.Client
 	host string // scheme://host of the repository
 	kind string
 	name string // the repository's path on the forge
-	mu   *sync.Mutex
 }
 
 // apiURL is the configured API URL, or def.
-func (b *base) apiURL(def string) string {
+func (b base) apiURL(def string) string {
 	if b.cfg.APIURL != "" {
 		return strings.TrimSuffix(b.cfg.APIURL, "/")
 	}
 	return def
 }
 
-func (b *base) token(ctx context.Context) (string, error) {
-	if b.cfg.Token == nil {
+func (c *client) token(ctx context.Context) (string, error) {
+	if c.cfg.Token == nil {
 		return "", errors.New("no API token: the Git Secret needs password or bearerToken")
 	}
-	t, err := b.cfg.Token(ctx)
+	t, err := c.cfg.Token(ctx)
 	if err == nil && t == "" {
 		err = errors.New("no API token: the Git Secret needs password or bearerToken")
 	}
@@ -203,36 +275,36 @@ func (e *RateLimited) Unwrap() error { return e.Err }
 // call runs f alone, and again, up to three times, after the wait a rate limit asks for (with
 // backoff when it names none), within MaxWait.
 // Its errors say what was asked of which repository.
-func (b *base) call(ctx context.Context, what string, f func() error) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+func (c *client) call(ctx context.Context, what string, f func() error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
 		err := f()
 		var rl *RateLimited
 		if !errors.As(err, &rl) || attempt == 3 {
-			return b.wrap(what, err)
+			return c.wrap(what, err)
 		}
 		d := rl.RetryAfter
 		if d <= 0 {
 			d, wait = wait, 2*wait
 		}
-		if d > b.cfg.MaxWait {
-			return b.wrap(what, err)
+		if d > c.cfg.MaxWait {
+			return c.wrap(what, err)
 		}
 		select {
 		case <-ctx.Done():
-			return b.wrap(what, err)
+			return c.wrap(what, err)
 		case <-time.After(d):
 		}
 	}
 }
 
-func (b *base) wrap(what string, err error) error {
+func (c *client) wrap(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s: %s of %s: %w", b.kind, what, b.name, err)
+	return fmt.Errorf("%s: %s of %s: %w", c.kind, what, c.name, err)
 }
 
 // retryAfter reads a Retry-After header in seconds (0 when absent or not a number of seconds).
@@ -248,20 +320,4 @@ func retryAfter(h http.Header) time.Duration {
 type openPR struct {
 	pr          PullRequest
 	title, body string
-}
-
-// ensure is the flow every forge follows: find the open pull request of the change; leave it
-// when it already says the same, else update it; open one when there is none.
-func ensure(ch Change, find func() (*openPR, error), edit func(number int64) (PullRequest, error), create func() (PullRequest, error)) (PullRequest, error) {
-	open, err := find()
-	switch {
-	case err != nil:
-		return PullRequest{}, err
-	case open == nil:
-		return create()
-	case open.title == ch.Title && open.body == ch.Body:
-		return open.pr, nil
-	default:
-		return edit(open.pr.Number)
-	}
 }

@@ -3,29 +3,27 @@ package forge
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/google/go-github/v84/github"
 )
 
-// githubClient speaks to GitHub (or GitHub Enterprise) with go-github.
-type githubClient struct {
-	base
+// githubSession speaks to GitHub (or GitHub Enterprise) with go-github.
+type githubSession struct {
+	cl          *github.Client
 	owner, repo string
 }
 
-func (c *githubClient) client(ctx context.Context) (*github.Client, error) {
-	token, err := c.token(ctx)
-	if err != nil {
-		return nil, err
+func connectGitHub(b base, token, owner, repo string) (session, error) {
+	cl := github.NewClient(b.hc).WithAuthToken(token)
+	if b.cfg.APIURL != "" {
+		var err error
+		if cl, err = cl.WithEnterpriseURLs(b.cfg.APIURL, b.cfg.APIURL); err != nil {
+			return nil, err
+		}
 	}
-	cl := github.NewClient(c.hc).WithAuthToken(token)
-	if c.cfg.APIURL != "" {
-		return cl.WithEnterpriseURLs(c.cfg.APIURL, c.cfg.APIURL)
-	}
-	return cl, nil
+	return githubSession{cl: cl, owner: owner, repo: repo}, nil
 }
 
 // githubErr turns GitHub's primary and secondary rate limit refusals into RateLimited.
@@ -60,68 +58,39 @@ func githubPR(pr *github.PullRequest) PullRequest {
 	return out
 }
 
-func (c *githubClient) EnsurePullRequest(ctx context.Context, ch Change) (PullRequest, error) {
-	var out PullRequest
-	err := c.call(ctx, "open or update the pull request "+ch.Head+" -> "+ch.Base, func() error {
-		cl, err := c.client(ctx)
-		if err != nil {
-			return err
-		}
-		find := func() (*openPR, error) {
-			prs, _, err := cl.PullRequests.List(ctx, c.owner, c.repo, &github.PullRequestListOptions{State: "open", Head: c.owner + ":" + ch.Head, Base: ch.Base})
-			if err != nil || len(prs) == 0 {
-				return nil, githubErr(err)
-			}
-			return &openPR{pr: githubPR(prs[0]), title: prs[0].GetTitle(), body: prs[0].GetBody()}, nil
-		}
-		edit := func(number int64) (PullRequest, error) {
-			pr, _, err := cl.PullRequests.Edit(ctx, c.owner, c.repo, int(number), &github.PullRequest{Title: &ch.Title, Body: &ch.Body})
-			if err != nil {
-				return PullRequest{}, githubErr(err)
-			}
-			return githubPR(pr), nil
-		}
-		create := func() (PullRequest, error) {
-			pr, _, err := cl.PullRequests.Create(ctx, c.owner, c.repo, &github.NewPullRequest{Title: &ch.Title, Head: &ch.Head, Base: &ch.Base, Body: &ch.Body})
-			if err != nil {
-				return PullRequest{}, githubErr(err)
-			}
-			return githubPR(pr), nil
-		}
-		out, err = ensure(ch, find, edit, create)
-		return err
-	})
-	return out, err
+func (s githubSession) findOpen(ctx context.Context, ch Change) (*openPR, error) {
+	prs, _, err := s.cl.PullRequests.List(ctx, s.owner, s.repo, &github.PullRequestListOptions{State: "open", Head: s.owner + ":" + ch.Head, Base: ch.Base})
+	if err != nil || len(prs) == 0 {
+		return nil, githubErr(err)
+	}
+	return &openPR{pr: githubPR(prs[0]), title: prs[0].GetTitle(), body: prs[0].GetBody()}, nil
 }
 
-func (c *githubClient) GetPullRequest(ctx context.Context, number int64) (PullRequest, error) {
-	var out PullRequest
-	err := c.call(ctx, fmt.Sprintf("read pull request %d", number), func() error {
-		cl, err := c.client(ctx)
-		if err != nil {
-			return err
-		}
-		pr, _, err := cl.PullRequests.Get(ctx, c.owner, c.repo, int(number))
-		if err != nil {
-			return githubErr(err)
-		}
-		out = githubPR(pr)
-		return nil
-	})
-	return out, err
+func (s githubSession) edit(ctx context.Context, number int64, ch Change) (PullRequest, error) {
+	return githubPRErr(s.cl.PullRequests.Edit(ctx, s.owner, s.repo, int(number), &github.PullRequest{Title: &ch.Title, Body: &ch.Body}))
 }
 
-func (c *githubClient) SetStatus(ctx context.Context, sha string, s Status) error {
-	return c.call(ctx, "set status "+s.Context+" on "+sha, func() error {
-		cl, err := c.client(ctx)
-		if err != nil {
-			return err
-		}
-		st := github.RepoStatus{State: &s.State, Context: &s.Context, Description: &s.Description}
-		if s.TargetURL != "" {
-			st.TargetURL = &s.TargetURL
-		}
-		_, _, err = cl.Repositories.CreateStatus(ctx, c.owner, c.repo, sha, st)
-		return githubErr(err)
-	})
+func (s githubSession) create(ctx context.Context, ch Change) (PullRequest, error) {
+	return githubPRErr(s.cl.PullRequests.Create(ctx, s.owner, s.repo, &github.NewPullRequest{Title: &ch.Title, Head: &ch.Head, Base: &ch.Base, Body: &ch.Body}))
+}
+
+func (s githubSession) get(ctx context.Context, number int64) (PullRequest, error) {
+	return githubPRErr(s.cl.PullRequests.Get(ctx, s.owner, s.repo, int(number)))
+}
+
+// githubPRErr is what a call that answers a pull request gives.
+func githubPRErr(pr *github.PullRequest, _ *github.Response, err error) (PullRequest, error) {
+	if err != nil {
+		return PullRequest{}, githubErr(err)
+	}
+	return githubPR(pr), nil
+}
+
+func (s githubSession) setStatus(ctx context.Context, sha string, st Status) error {
+	status := github.RepoStatus{State: &st.State, Context: &st.Context, Description: &st.Description}
+	if st.TargetURL != "" {
+		status.TargetURL = &st.TargetURL
+	}
+	_, _, err := s.cl.Repositories.CreateStatus(ctx, s.owner, s.repo, sha, status)
+	return githubErr(err)
 }

@@ -3,26 +3,22 @@ package forge
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 )
 
-// gitlabClient speaks to GitLab with GitLab's client-go.
-type gitlabClient struct {
-	base
+// gitlabSession speaks to GitLab with GitLab's client-go.
+type gitlabSession struct {
+	cl      *gitlab.Client
 	project string // "group/sub/project"
 }
 
-func (c *gitlabClient) client(ctx context.Context) (*gitlab.Client, error) {
-	token, err := c.token(ctx)
-	if err != nil {
-		return nil, err
-	}
+func connectGitLab(b base, token, project string) (session, error) {
 	// The retries are ours (one at a time, after what the forge asks): the client's own are
 	// turned off so that the two do not multiply.
-	return gitlab.NewClient(token, gitlab.WithBaseURL(c.apiURL(c.host+"/api/v4")), gitlab.WithHTTPClient(c.hc), gitlab.WithCustomRetryMax(0))
+	cl, err := gitlab.NewClient(token, gitlab.WithBaseURL(b.apiURL(b.host+"/api/v4")), gitlab.WithHTTPClient(b.hc), gitlab.WithCustomRetryMax(0))
+	return gitlabSession{cl: cl, project: project}, err
 }
 
 // gitlabErr turns a refusal for the rate limit into RateLimited.
@@ -45,72 +41,43 @@ func gitlabState(state, url string, iid int64) PullRequest {
 	return out
 }
 
-func (c *gitlabClient) EnsurePullRequest(ctx context.Context, ch Change) (PullRequest, error) {
-	var out PullRequest
-	err := c.call(ctx, "open or update the pull request "+ch.Head+" -> "+ch.Base, func() error {
-		cl, err := c.client(ctx)
-		if err != nil {
-			return err
-		}
-		find := func() (*openPR, error) {
-			mrs, _, err := cl.MergeRequests.ListProjectMergeRequests(c.project, &gitlab.ListProjectMergeRequestsOptions{
-				State: gitlab.Ptr("opened"), SourceBranch: &ch.Head, TargetBranch: &ch.Base}, gitlab.WithContext(ctx))
-			if err != nil || len(mrs) == 0 {
-				return nil, gitlabErr(err)
-			}
-			mr := mrs[0]
-			return &openPR{pr: gitlabState(mr.State, mr.WebURL, mr.IID), title: mr.Title, body: mr.Description}, nil
-		}
-		edit := func(number int64) (PullRequest, error) {
-			mr, _, err := cl.MergeRequests.UpdateMergeRequest(c.project, number, &gitlab.UpdateMergeRequestOptions{Title: &ch.Title, Description: &ch.Body}, gitlab.WithContext(ctx))
-			if err != nil {
-				return PullRequest{}, gitlabErr(err)
-			}
-			return gitlabState(mr.State, mr.WebURL, mr.IID), nil
-		}
-		create := func() (PullRequest, error) {
-			mr, _, err := cl.MergeRequests.CreateMergeRequest(c.project, &gitlab.CreateMergeRequestOptions{
-				Title: &ch.Title, Description: &ch.Body, SourceBranch: &ch.Head, TargetBranch: &ch.Base}, gitlab.WithContext(ctx))
-			if err != nil {
-				return PullRequest{}, gitlabErr(err)
-			}
-			return gitlabState(mr.State, mr.WebURL, mr.IID), nil
-		}
-		out, err = ensure(ch, find, edit, create)
-		return err
-	})
-	return out, err
+func (s gitlabSession) findOpen(ctx context.Context, ch Change) (*openPR, error) {
+	mrs, _, err := s.cl.MergeRequests.ListProjectMergeRequests(s.project, &gitlab.ListProjectMergeRequestsOptions{
+		State: gitlab.Ptr("opened"), SourceBranch: &ch.Head, TargetBranch: &ch.Base}, gitlab.WithContext(ctx))
+	if err != nil || len(mrs) == 0 {
+		return nil, gitlabErr(err)
+	}
+	mr := mrs[0]
+	return &openPR{pr: gitlabState(mr.State, mr.WebURL, mr.IID), title: mr.Title, body: mr.Description}, nil
 }
 
-func (c *gitlabClient) GetPullRequest(ctx context.Context, number int64) (PullRequest, error) {
-	var out PullRequest
-	err := c.call(ctx, fmt.Sprintf("read pull request %d", number), func() error {
-		cl, err := c.client(ctx)
-		if err != nil {
-			return err
-		}
-		mr, _, err := cl.MergeRequests.GetMergeRequest(c.project, number, nil, gitlab.WithContext(ctx))
-		if err != nil {
-			return gitlabErr(err)
-		}
-		out = gitlabState(mr.State, mr.WebURL, mr.IID)
-		return nil
-	})
-	return out, err
+func (s gitlabSession) edit(ctx context.Context, number int64, ch Change) (PullRequest, error) {
+	return gitlabMRErr(s.cl.MergeRequests.UpdateMergeRequest(s.project, number, &gitlab.UpdateMergeRequestOptions{Title: &ch.Title, Description: &ch.Body}, gitlab.WithContext(ctx)))
 }
 
-func (c *gitlabClient) SetStatus(ctx context.Context, sha string, s Status) error {
-	return c.call(ctx, "set status "+s.Context+" on "+sha, func() error {
-		cl, err := c.client(ctx)
-		if err != nil {
-			return err
-		}
-		state := map[string]gitlab.BuildStateValue{StatusPending: gitlab.Pending, StatusSuccess: gitlab.Success, StatusFailure: gitlab.Failed}[s.State]
-		opt := &gitlab.SetCommitStatusOptions{State: state, Name: &s.Context, Description: &s.Description}
-		if s.TargetURL != "" {
-			opt.TargetURL = &s.TargetURL
-		}
-		_, _, err = cl.Commits.SetCommitStatus(c.project, sha, opt, gitlab.WithContext(ctx))
-		return gitlabErr(err)
-	})
+func (s gitlabSession) create(ctx context.Context, ch Change) (PullRequest, error) {
+	return gitlabMRErr(s.cl.MergeRequests.CreateMergeRequest(s.project, &gitlab.CreateMergeRequestOptions{
+		Title: &ch.Title, Description: &ch.Body, SourceBranch: &ch.Head, TargetBranch: &ch.Base}, gitlab.WithContext(ctx)))
+}
+
+func (s gitlabSession) get(ctx context.Context, number int64) (PullRequest, error) {
+	return gitlabMRErr(s.cl.MergeRequests.GetMergeRequest(s.project, number, nil, gitlab.WithContext(ctx)))
+}
+
+// gitlabMRErr is what a call that answers a merge request gives.
+func gitlabMRErr(mr *gitlab.MergeRequest, _ *gitlab.Response, err error) (PullRequest, error) {
+	if err != nil {
+		return PullRequest{}, gitlabErr(err)
+	}
+	return gitlabState(mr.State, mr.WebURL, mr.IID), nil
+}
+
+func (s gitlabSession) setStatus(ctx context.Context, sha string, st Status) error {
+	state := map[string]gitlab.BuildStateValue{StatusPending: gitlab.Pending, StatusSuccess: gitlab.Success, StatusFailure: gitlab.Failed}[st.State]
+	opt := &gitlab.SetCommitStatusOptions{State: state, Name: &st.Context, Description: &st.Description}
+	if st.TargetURL != "" {
+		opt.TargetURL = &st.TargetURL
+	}
+	_, _, err := s.cl.Commits.SetCommitStatus(s.project, sha, opt, gitlab.WithContext(ctx))
+	return gitlabErr(err)
 }
