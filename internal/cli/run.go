@@ -73,12 +73,14 @@ type gitOptions struct {
 	url, branch, path, pushBranch, secret string
 	signingSecret, commitTemplate         string
 	pullRequest, commitStatus, forgeAPI   string
-	authorName, authorEmail, cloneDir     string
-	commitDelay                           time.Duration
-	verify                                bool
-	verifyFieldManager                    string
-	overwrite                             bool
-	pollInterval                          time.Duration
+	// template is the parsed --git-commit-template, set by check.
+	template                          *gitsink.MessageTemplate
+	authorName, authorEmail, cloneDir string
+	commitDelay                       time.Duration
+	verify                            bool
+	verifyFieldManager                string
+	overwrite                         bool
+	pollInterval                      time.Duration
 }
 
 func envOr(name, def string) string {

@@ -29,8 +29,9 @@ func (o *runOptions) check() error {
 	case "cluster":
 		return nil
 	case "git":
-		if _, err := readMessageTemplate(o.git.commitTemplate); err != nil {
-			return err
+		var err error
+		if o.git.template, err = readMessageTemplate(o.git.commitTemplate); err != nil {
+			return err // parsed once, here: the sink uses it
 		}
 		if err := o.checkForge(); err != nil {
 			return err
@@ -47,7 +48,7 @@ func (o *runOptions) check() error {
 			return fmt.Errorf("--git-url %s: scp-style addresses are not URLs; write ssh://%s@%s/%s", o.git.url, user, host, strings.TrimPrefix(path, "/"))
 		}
 		// Building the repository checks the URL, branches and path without touching anything.
-		_, err := o.repository()
+		_, err = o.repository()
 		return err
 	default:
 		return fmt.Errorf("--sink=%s: want cluster or git", o.sink)
@@ -107,11 +108,7 @@ func newSink(mgr ctrl.Manager, o runOptions) (delivery.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := readMessageTemplate(o.git.commitTemplate)
-	if err != nil {
-		return nil, err
-	}
-	sinkOpts := []gitsink.SinkOption{gitsink.WithMessageTemplate(tmpl), gitsink.WithCommitDelay(o.git.commitDelay), gitsink.WithOperatorVersion(Version),
+	sinkOpts := []gitsink.SinkOption{gitsink.WithMessageTemplate(o.git.template), gitsink.WithCommitDelay(o.git.commitDelay), gitsink.WithOperatorVersion(Version),
 		gitsink.WithOverwriteExternalChanges(o.git.overwrite), gitsink.WithPollInterval(o.git.pollInterval)}
 	if o.git.verify {
 		sinkOpts = append(sinkOpts, gitsink.WithVerify(mgr.GetClient(), o.git.verifyFieldManager))
