@@ -328,21 +328,26 @@ func (r *Repository) stateLocked() (State, error) {
 	if r.pushBranch != "" && !r.pushTip.IsZero() {
 		tip = r.pushTip
 	}
-	st := State{Commit: tip, Dirs: map[string]plumbing.Hash{}}
-	if tip.IsZero() {
-		return st, nil
+	dirs, err := r.trenchDirsAt(tip)
+	return State{Commit: tip, Dirs: dirs}, err
+}
+
+// trenchDirsAt reads the trench directories under the owned path in a commit (none for the
+// zero hash), with their tree hashes.
+func (r *Repository) trenchDirsAt(commit plumbing.Hash) (map[string]plumbing.Hash, error) {
+	if commit.IsZero() {
+		return map[string]plumbing.Hash{}, nil
 	}
 	ts := treeStore{s: r.repo.Storer}
-	root, err := r.rootTree(tip)
+	root, err := r.rootTree(commit)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
 	owned, err := ts.subtree(root, r.path)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
-	st.Dirs, err = ts.trenchDirs(owned)
-	return st, err
+	return ts.trenchDirs(owned)
 }
 
 func (r *Repository) rootTree(commit plumbing.Hash) (plumbing.Hash, error) {

@@ -248,23 +248,12 @@ func (r *Repository) reviewDirs() (base, head map[string]heldDir, err error) {
 		return nil, nil, fmt.Errorf("gitsink: not open")
 	}
 	read := func(tip plumbing.Hash) (map[string]heldDir, error) {
-		out := map[string]heldDir{}
-		if tip.IsZero() {
-			return out, nil
+		dirs, err := r.trenchDirsAt(tip)
+		if err != nil {
+			return nil, err
 		}
+		out := make(map[string]heldDir, len(dirs))
 		ts := treeStore{s: r.repo.Storer}
-		root, err := r.rootTree(tip)
-		if err != nil {
-			return nil, err
-		}
-		owned, err := ts.subtree(root, r.path)
-		if err != nil {
-			return nil, err
-		}
-		dirs, err := ts.trenchDirs(owned)
-		if err != nil {
-			return nil, err
-		}
 		for dir, h := range dirs {
 			t, p, err := readProvenance(ts, h)
 			if err != nil {
