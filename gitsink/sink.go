@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -584,21 +585,14 @@ func trenchOf(dir string) types.NamespacedName {
 	return types.NamespacedName{Namespace: ns, Name: name}
 }
 
-// changedFiles lists the files of a new directory tree that differ from the old one.
+// changedFiles lists the files of a new directory tree that differ from the old one, in order.
 func changedFiles(old plumbing.Hash, existed bool, repo *Repository, d *dirTree) []string {
-	before := map[string]plumbing.Hash{}
+	var before *object.Tree
 	if existed {
-		if t, err := repo.tree(old); err == nil {
-			for _, e := range t.Entries {
-				before[e.Name] = e.Hash
-			}
-		}
+		before, _ = repo.tree(old)
 	}
-	var out []string
-	for _, e := range d.tree.Entries {
-		if before[e.Name] != e.Hash && e.Name != ProvenanceFile {
-			out = append(out, e.Name)
-		}
-	}
+	fc := fileChanges(before, d.tree)
+	out := append(fc.Added, fc.Changed...)
+	sort.Strings(out)
 	return out
 }
