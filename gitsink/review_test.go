@@ -2,6 +2,7 @@ package gitsink
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func Test_Sink_review(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		s.ReportOutcome(s.ctx, trench, o)
 	}
-	_, sha, _ := cutRevision(got.Revision)
+	_, sha, _ := strings.Cut(got.Revision, "@sha1:")
 	statuses := func() []map[string]any {
 		var out []map[string]any
 		g.API(t, "GET", "repos/operator/review/commits/"+sha+"/statuses", nil, &out)
@@ -70,13 +71,4 @@ func Test_Sink_review(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	assert.Len(t, statuses(), 2, "an outcome already posted is not posted again")
 	assert.Equal(t, "meridio/default/trench-a", statuses()[0]["context"])
-}
-
-func cutRevision(rev string) (string, string, bool) {
-	for i := 0; i+6 <= len(rev); i++ {
-		if rev[i:i+6] == "@sha1:" {
-			return rev[:i], rev[i+6:], true
-		}
-	}
-	return "", "", false
 }
