@@ -26,6 +26,7 @@ func Test_args(t *testing.T) {
 		{[]string{"run", "--sink=git", "--git-push-branch", "review", "--git-url", "https://git.example.com/a/b.git", "--git-pull-request", "auto"}, "cannot tell the forge of https://git.example.com/a/b.git from its host: name it, --git-pull-request=github|gitlab|gitea\n"},
 		{[]string{"render", "-n", "ns1"}, "render: -f is required: a file or directory of Meridio resources, or - for standard input\nRun 'meridio-operator render -h' for the flags.\n"},
 		{[]string{"render", "-f", "x", "-o", "xml"}, "render: -o xml: want yaml or json\nRun 'meridio-operator render -h' for the flags.\n"},
+		{[]string{"render", "-f", "x", "-o", "json", "--output-dir", "d"}, "render: -o json cannot be used with --output-dir: the layout git mode commits is YAML files\nRun 'meridio-operator render -h' for the flags.\n"},
 		{[]string{"render", "-f", "x", "stray"}, "render: unexpected argument \"stray\": give files and directories with -f\nRun 'meridio-operator render -h' for the flags.\n"},
 		{[]string{"render", "-f", "x", "-n", ""}, "render: -n \"\" is not a namespace name: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')\nRun 'meridio-operator render -h' for the flags.\n"},
 		{[]string{"template-message", "-f", "x", "y"}, "template-message: unexpected argument \"y\": give files and directories with -f\n"},

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -48,7 +46,7 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		}
 		return 2
 	}
-	if msg := renderArgsError(fs, len(files), *output, *namespace); msg != "" {
+	if msg := renderArgsError(fs, len(files), *output, *namespace, *outputDir); msg != "" {
 		fmt.Fprintln(stderr, "render: "+msg)
 		if len(args) == 0 {
 			fs.Usage()
@@ -86,7 +84,9 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 }
 
 // renderArgsError says what is wrong with the arguments of render ("" when nothing is).
-func renderArgsError(fs *flag.FlagSet, files int, output, namespace string) string {
+func renderArgsError(fs *flag.FlagSet, files int, output, namespace, outputDir string) string {
+	outputSet := false
+	fs.Visit(func(f *flag.Flag) { outputSet = outputSet || f.Name == "o" })
 	switch {
 	case fs.NArg() > 0:
 		return fmt.Sprintf("unexpected argument %q: give files and directories with -f", fs.Arg(0))
@@ -94,6 +94,8 @@ func renderArgsError(fs *flag.FlagSet, files int, output, namespace string) stri
 		return "-f is required: a file or directory of Meridio resources, or - for standard input"
 	case output != "yaml" && output != "json":
 		return fmt.Sprintf("-o %s: want yaml or json", output)
+	case outputSet && outputDir != "" && output != "yaml":
+		return fmt.Sprintf("-o %s cannot be used with --output-dir: the layout git mode commits is YAML files", output)
 	}
 	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
 		return fmt.Sprintf("-n %q is not a namespace name: %s", namespace, strings.Join(errs, "; "))
@@ -167,27 +169,4 @@ func printable(results []*render.Result, format string) ([]byte, error) {
 		return append(data, '\n'), err
 	}
 	return buf.Bytes(), nil
-}
-
-// writeTree writes the file layout of the results under dir.
-func writeTree(dir string, results []*render.Result) error {
-	files, err := render.Files(results)
-	if err != nil {
-		return err
-	}
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(full, files[p], 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,4 +140,84 @@ func Test_renderMixedDirectory(t *testing.T) {
 	require.Equal(t, 0, Main([]string{"render", "-f", dir}, nil, &stdout, &stderr), stderr.String())
 	assert.Contains(t, stdout.String(), "name: meridio-configuration-t")
 	assert.Equal(t, "skipped "+filepath.Join(dir, "cm.yaml")+"#1: v1 ConfigMap is not a Meridio resource\n", stderr.String())
+}
+
+// Test_renderOutputDirAgain: rendering again into the same directory leaves exactly the new
+// render in the trench directories: the files of a renamed attractor and of a removed trench go,
+// and the files the render never wrote (inside a trench directory or beside them) stay.
+func Test_renderOutputDirAgain(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	code, _, stderr := runCLI("", "render", "-f", "../../examples/trench-a.yaml", "-f", "../../examples/ipv6-static-bfd.yaml", "--output-dir", out)
+	require.Equal(t, 0, code, stderr)
+	user := map[string]string{
+		"README.md":                  "ours, not the operator's\n",
+		"other/app.yaml":             "kind: ConfigMap\n",
+		"default/trench-a/NOTES.md":  "notes kept beside the render\n",
+		"default/elsewhere/keep.txt": "not a trench directory of the render\n",
+	}
+	for p, data := range user {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(out, p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(out, p), []byte(data), 0o644))
+	}
+	src, err := os.ReadFile("../../examples/trench-a.yaml")
+	require.NoError(t, err)
+	renamed := filepath.Join(dir, "trench-a.yaml")
+	require.NoError(t, os.WriteFile(renamed, []byte(strings.ReplaceAll(string(src), "attr1", "attr9")), 0o644))
+
+	code, _, stderr = runCLI("", "render", "-f", renamed, "--output-dir", out)
+	require.Equal(t, 0, code, stderr)
+
+	got := treeOf(t, out)
+	for p, data := range user {
+		assert.Equal(t, data, got[p], p)
+	}
+	fresh := filepath.Join(dir, "fresh")
+	code, _, stderr = runCLI("", "render", "-f", renamed, "--output-dir", fresh)
+	require.Equal(t, 0, code, stderr)
+	want := treeOf(t, fresh)
+	for p := range user {
+		delete(got, p)
+	}
+	assert.Equal(t, want, got, "the trench directories hold the render and nothing of the previous one")
+	_, err = os.Stat(filepath.Join(out, "default", "trench-v6"))
+	assert.True(t, os.IsNotExist(err), "the removed trench's directory is gone")
+}
+
+// Test_renderOutputDirFailedWrite: a write that fails half-way leaves the output directory as
+// it was.
+func Test_renderOutputDirFailedWrite(t *testing.T) {
+	out := t.TempDir()
+	code, _, stderr := runCLI("", "render", "-f", "../../examples/trench-a.yaml", "--output-dir", out)
+	require.Equal(t, 0, code, stderr)
+	before := treeOf(t, out)
+
+	written := 0
+	writeFile = func(name string, data []byte, perm os.FileMode) error {
+		if written++; written > 3 {
+			return errors.New("no space left on device")
+		}
+		return os.WriteFile(name, data, perm)
+	}
+	defer func() { writeFile = os.WriteFile }()
+	code, _, stderr = runCLI("", "render", "-f", "../../examples/trench-a.yaml", "-f", "../../examples/ipv6-static-bfd.yaml", "--output-dir", out)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "no space left on device")
+	assert.Equal(t, before, treeOf(t, out), "nothing changed, no temporary directory left")
+}
+
+// treeOf returns every file under dir by its slash-separated path.
+func treeOf(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		files[filepath.ToSlash(rel)] = string(data)
+		return err
+	}))
+	return files
 }
