@@ -37,12 +37,22 @@ type InterfaceSpec struct {
 
 	// IPv4Prefix is the prefix of the external IPv4 network.
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip() == cidr(self).masked().ip()",message="must be a prefix whose address is the network address"
+	// +kubebuilder:validation:XValidation:rule="self.contains('/')",message="not a prefix: write the address and the prefix length, as in 10.0.0.0/24 or 2001:db8::/64"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/') || isIP(self.substring(0, self.indexOf('/')))",message="not an IP address before the /: write an IPv4 or IPv6 address, as in 10.0.0.0/24 or 2001:db8::/64"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/') || self.substring(self.indexOf('/') + 1).matches('^[0-9]{1,3}$')",message="the prefix length after the / is not a number: write 0-32 for IPv4, 0-128 for IPv6"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/') || !isIP(self.substring(0, self.indexOf('/'))) || !self.substring(self.indexOf('/') + 1).matches('^[0-9]{1,3}$') || int(self.substring(self.indexOf('/') + 1)) <= (ip(self.substring(0, self.indexOf('/'))).family() == 4 ? 32 : 128)",message="prefix length out of range: 0-32 for an IPv4 address, 0-128 for IPv6"
+	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).ip() == cidr(self).masked().ip()",message="host bits set: write the network address of the prefix, as in 10.0.0.0/24 for 10.0.0.1/24"
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self) || !self.contains('/') || !isIP(self.substring(0, self.indexOf('/'))) || !self.substring(self.indexOf('/') + 1).matches('^[0-9]{1,3}$') || int(self.substring(self.indexOf('/') + 1)) > (ip(self.substring(0, self.indexOf('/'))).family() == 4 ? 32 : 128)",message="not a prefix: write the address and the prefix length, as in 10.0.0.0/24 or 2001:db8::/64"
 	IPv4Prefix string `json:"ipv4-prefix"`
 
 	// IPv6Prefix is the prefix of the external IPv6 network.
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip() == cidr(self).masked().ip()",message="must be a prefix whose address is the network address"
+	// +kubebuilder:validation:XValidation:rule="self.contains('/')",message="not a prefix: write the address and the prefix length, as in 10.0.0.0/24 or 2001:db8::/64"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/') || isIP(self.substring(0, self.indexOf('/')))",message="not an IP address before the /: write an IPv4 or IPv6 address, as in 10.0.0.0/24 or 2001:db8::/64"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/') || self.substring(self.indexOf('/') + 1).matches('^[0-9]{1,3}$')",message="the prefix length after the / is not a number: write 0-32 for IPv4, 0-128 for IPv6"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/') || !isIP(self.substring(0, self.indexOf('/'))) || !self.substring(self.indexOf('/') + 1).matches('^[0-9]{1,3}$') || int(self.substring(self.indexOf('/') + 1)) <= (ip(self.substring(0, self.indexOf('/'))).family() == 4 ? 32 : 128)",message="prefix length out of range: 0-32 for an IPv4 address, 0-128 for IPv6"
+	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).ip() == cidr(self).masked().ip()",message="host bits set: write the network address of the prefix, as in 10.0.0.0/24 for 10.0.0.1/24"
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self) || !self.contains('/') || !isIP(self.substring(0, self.indexOf('/'))) || !self.substring(self.indexOf('/') + 1).matches('^[0-9]{1,3}$') || int(self.substring(self.indexOf('/') + 1)) > (ip(self.substring(0, self.indexOf('/'))).family() == 4 ? 32 : 128)",message="not a prefix: write the address and the prefix length, as in 10.0.0.0/24 or 2001:db8::/64"
 	IPv6Prefix string `json:"ipv6-prefix"`
 
 	// Type is the interface type; only nsm-vlan is supported.

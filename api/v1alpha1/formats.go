@@ -1,8 +1,10 @@
 package v1alpha1
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,16 +21,66 @@ type portRange struct{ from, to uint64 }
 
 func (r portRange) overlaps(o portRange) bool { return r.from <= o.to && o.from <= r.to }
 
-// parsePrefix parses a prefix whose address part is its network address.
+// The words of the IP mistakes. The CRDs' CEL rules (the markers on VipSpec, InterfaceSpec and
+// GatewaySpec) give the same words, so that the API server, the webhooks and offline render
+// describe a mistake alike.
+const (
+	prefixExample     = "as in 10.0.0.0/24 or 2001:db8::/64"
+	notAPrefix        = "not a prefix: write the address and the prefix length, " + prefixExample
+	notPrefixAddress  = "not an IP address before the /: write an IPv4 or IPv6 address, " + prefixExample
+	notPrefixLength   = "the prefix length after the / is not a number: write 0-32 for IPv4, 0-128 for IPv6"
+	lengthOutOfRange  = "prefix length out of range: 0-32 for an IPv4 address, 0-128 for IPv6"
+	hostBitsSet       = "host bits set: write the network address of the prefix, as in 10.0.0.0/24 for 10.0.0.1/24"
+	addressExample    = "as in 192.0.2.1 or 2001:db8::1"
+	addressWithLength = "a gateway address has no prefix length: write the address alone, " + addressExample
+	notAnAddress      = "not an IP address: write an IPv4 or IPv6 address, " + addressExample
+)
+
+// prefixBits matches a prefix length as the CEL rules do: one to three digits.
+var prefixBits = regexp.MustCompile(`^[0-9]{1,3}$`)
+
+// parsePrefix parses a prefix whose address part is its network address; its error says which
+// of the mistakes s makes.
 func parsePrefix(s string) (*net.IPNet, error) {
-	ip, ipNet, err := net.ParseCIDR(s)
-	if err != nil {
-		return nil, fmt.Errorf("must be a prefix such as 10.0.0.0/24 or 2001:db8::/64")
+	addr, bits, ok := strings.Cut(s, "/")
+	if !ok {
+		return nil, errors.New(notAPrefix)
 	}
-	if !ip.Equal(ipNet.IP) {
-		return nil, fmt.Errorf("the address must be the network address: did you mean %s?", ipNet.String())
+	a, err := netip.ParseAddr(addr)
+	if err != nil || a.Zone() != "" {
+		return nil, errors.New(notPrefixAddress)
+	}
+	if !prefixBits.MatchString(bits) {
+		return nil, errors.New(notPrefixLength)
+	}
+	if n, _ := strconv.Atoi(bits); n > a.BitLen() {
+		return nil, errors.New(lengthOutOfRange)
+	}
+	// netip is as strict as the CEL rules' isCIDR (no leading zeros, no zone).
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return nil, errors.New(notAPrefix)
+	}
+	if p.Masked() != p {
+		return nil, errors.New(hostBitsSet)
+	}
+	_, ipNet, err := net.ParseCIDR(s)
+	if err != nil {
+		return nil, errors.New(notAPrefix)
 	}
 	return ipNet, nil
+}
+
+// addressMistake says what is wrong with s as an IP address without prefix length ("" when
+// nothing is).
+func addressMistake(s string) string {
+	switch {
+	case strings.Contains(s, "/"):
+		return addressWithLength
+	case net.ParseIP(s) == nil:
+		return notAnAddress
+	}
+	return ""
 }
 
 // validatePrefix checks one prefix.

@@ -12,7 +12,8 @@ const (
 type GatewaySpec struct {
 	// Address is the IP address of the gateway (no prefix length).
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="must be a valid IP address"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/')",message="a gateway address has no prefix length: write the address alone, as in 192.0.2.1 or 2001:db8::1"
+	// +kubebuilder:validation:XValidation:rule="self.contains('/') || isIP(self)",message="not an IP address: write an IPv4 or IPv6 address, as in 192.0.2.1 or 2001:db8::1"
 	Address string `json:"address"`
 
 	// Protocol is the routing protocol: bgp or static.

@@ -64,8 +64,8 @@ func (b *BfdSpec) setDefaults(on bool, interval string) {
 // Validate checks the address and that exactly the section of the protocol is filled in.
 func (g *Gateway) Validate(_ *Snapshot) field.ErrorList {
 	errs := validateTrenchLabel(g)
-	if ipFamilyOf(g.Spec.Address) == "" || strings.Contains(g.Spec.Address, "/") {
-		errs = append(errs, field.Invalid(specPath.Child("address"), g.Spec.Address, "must be an IP address such as 192.0.2.1 or 2001:db8::1, without prefix length"))
+	if msg := addressMistake(g.Spec.Address); msg != "" {
+		errs = append(errs, field.Invalid(specPath.Child("address"), g.Spec.Address, msg))
 	}
 	bgpPath, staticPath := specPath.Child("bgp"), specPath.Child("static")
 	switch g.Spec.Protocol {

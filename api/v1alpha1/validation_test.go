@@ -48,13 +48,26 @@ func Test_validateSubnetList(t *testing.T) {
 	assert.Equal(t, []string{"s[0]"}, paths(validateSubnetList([]string{"10.0.0.1/8"}, p)))
 }
 
-func Test_parsePrefixHint(t *testing.T) {
-	_, err := parsePrefix("10.0.0.1/28")
-	assert.EqualError(t, err, "the address must be the network address: did you mean 10.0.0.0/28?")
-	_, err = parsePrefix("10.0.0.1/32")
-	assert.NoError(t, err)
-	_, err = parsePrefix("")
-	assert.Error(t, err)
+func Test_parsePrefixMistakes(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.0.0.1/28":  hostBitsSet,
+		"10.0.0.1":     notAPrefix,
+		"":             notAPrefix,
+		"10.0.0/8":     notPrefixAddress,
+		"fe80::1%e/64": notPrefixAddress,
+		"10.0.0.0/":    notPrefixLength,
+		"10.0.0.0/-1":  notPrefixLength,
+		"10.0.0.0/33":  lengthOutOfRange,
+		"::/129":       lengthOutOfRange,
+		"10.0.0.0/08":  notAPrefix,
+	} {
+		_, err := parsePrefix(in)
+		assert.EqualError(t, err, want, in)
+	}
+	for _, ok := range []string{"10.0.0.1/32", "0.0.0.0/0", "2001:db8::/64", "::/0"} {
+		_, err := parsePrefix(ok)
+		assert.NoError(t, err, ok)
+	}
 }
 
 func Test_byteMatch(t *testing.T) {

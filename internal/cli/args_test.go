@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,4 +131,26 @@ spec: {}
 	assert.Equal(t, f+`#2: yaml: line 10: key "name" already set in map`+"\n"+
 		f+"#3: yaml: line 17: found character that cannot start any token\n"+
 		f+"#4: yaml: line 21: did not find expected ',' or '}'\n", stderr)
+}
+
+// Test_renderIPMistakes: each IP mistake has its own words, naming the field, and the CRD
+// rules (Vip, Attractor) word it as the webhooks' checks (Flow) do.
+func Test_renderIPMistakes(t *testing.T) {
+	const file = "testdata/render/ip-mistakes.yaml"
+	code, _, stderr := runCLI("", "render", "-f", file)
+	assert.Equal(t, 1, code)
+	golden(t, "render/ip-mistakes.golden", stderr)
+	byValue := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		_, rest, ok := strings.Cut(line, "Invalid value: ")
+		require.True(t, ok, line)
+		value, msg, _ := strings.Cut(rest, ": ")
+		byValue[value] = append(byValue[value], msg)
+	}
+	for _, v := range []string{"20.0.0.1", "20.0.0/24", "20.0.0.0/x", "20.0.0.1/33", "2001:db8::1/129", "2001:db8::1/64"} {
+		msgs := byValue[strconv.Quote(v)]
+		require.Len(t, msgs, 2, "%s: a Vip and a Flow subnet", v)
+		assert.Equal(t, msgs[0], msgs[1], "%s: the CRD rule and the webhook say the same", v)
+	}
+	assert.Len(t, byValue, 10, "each mistake is reported once")
 }

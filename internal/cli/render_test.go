@@ -113,7 +113,7 @@ spec: {unknown-field: 1}
 	for i, want := range []string{
 		// The CRD schema's verdict, as the API server gives it, then the webhooks'.
 		file + "#1: Trench t: spec.ip-family: Unsupported value: \"ipv5\"",
-		file + "#2: Vip v: spec.address: Invalid value: \"10.0.0.1/24\": must be a prefix",
+		file + "#2: Vip v: spec.address: Invalid value: \"10.0.0.1/24\": host bits set: write the network address of the prefix, as in 10.0.0.0/24 for 10.0.0.1/24",
 		file + "#4: Stream s: spec.max-targets: Invalid value: \"string\": spec.max-targets in body must be of type integer",
 		file + "#5: Conduit c: spec.unknown-field: Invalid value: unknown field",
 		file + "#3: Flow default/f: metadata.labels[trench]",

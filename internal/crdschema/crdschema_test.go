@@ -40,7 +40,7 @@ func TestAdmit(t *testing.T) {
 	}{
 		{"enum", obj("Trench", map[string]any{"ip-family": "ipv5"}), `spec.ip-family: Unsupported value: "ipv5"`},
 		{"minimum", obj("Stream", map[string]any{"max-targets": int64(0)}), "spec.max-targets: Invalid value: 0"},
-		{"CEL rule", obj("Vip", map[string]any{"address": "10.0.0.1/24"}), "spec.address: Invalid value: \"10.0.0.1/24\": must be a prefix whose address is the network address"},
+		{"CEL rule", obj("Vip", map[string]any{"address": "10.0.0.1/24"}), "spec.address: Invalid value: \"10.0.0.1/24\": host bits set: write the network address of the prefix, as in 10.0.0.0/24 for 10.0.0.1/24"},
 		{"unknown field", obj("Conduit", map[string]any{"colour": "red"}), "spec.colour: Invalid value: unknown field"},
 		{"name", func() *unstructured.Unstructured { u := obj("Trench", nil); u.SetName("Bad_Name"); return u }(), `metadata.name: Invalid value: "Bad_Name"`},
 	} {
