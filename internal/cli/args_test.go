@@ -154,3 +154,15 @@ func Test_renderIPMistakes(t *testing.T) {
 	}
 	assert.Len(t, byValue, 10, "each mistake is reported once")
 }
+
+// Test_renderWarnsAsTheWebhooks: dangling references and IP-family mismatches are rendered
+// with the warnings the webhooks give, one line each, naming the file and the field.
+func Test_renderWarnsAsTheWebhooks(t *testing.T) {
+	code, out, stderr := runCLI("", "render", "-f", "testdata/render/dangling.yaml")
+	assert.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "kind: ConfigMap")
+	golden(t, "render/dangling.golden", stderr)
+	code, _, stderr = runCLI("", "render", "-f", "../../examples/trench-a.yaml")
+	assert.Equal(t, 0, code)
+	assert.Empty(t, stderr, "a complete trench has nothing to warn of")
+}

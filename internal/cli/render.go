@@ -122,6 +122,9 @@ func renderInputs(files []string, stdin io.Reader, namespace string, set render.
 		}
 		return nil, false
 	}
+	for _, w := range offline.Warnings(resources, snaps) {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
 	var results []*render.Result
 	for _, s := range snaps {
 		res, err := render.Render(s, set)

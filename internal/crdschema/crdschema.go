@@ -153,6 +153,9 @@ func Admit(ctx context.Context, u, old *unstructured.Unstructured) field.ErrorLi
 	// rule may assume the types it declares).
 	if len(errs) == 0 {
 		celErrs, _ := ks.cel.Validate(ctx, nil, ks.structural, u.Object, oldObj, celconfig.RuntimeCELCostBudget)
+		// The validator walks the properties in map order: sorted, the same input gives the
+		// same output. (A field's own rules keep their order.)
+		sort.SliceStable(celErrs, func(i, j int) bool { return celErrs[i].Field < celErrs[j].Field })
 		errs = append(errs, celErrs...)
 	}
 	return errs

@@ -440,6 +440,29 @@ func SnapshotsAfter(resources []Resource, namespace string, readErrs []error) ([
 	return out, errs
 }
 
+// Warnings returns what the webhooks would warn of each resource whose trench is in snaps, as
+// lines "source: Kind namespace/name: message": references to resources the input does not
+// have, and addresses of the other IP family than their trench's. The resources must have been
+// through SnapshotsAfter, which defaults them and gives them a namespace.
+func Warnings(resources []Resource, snaps []*meridiov1.Snapshot) []string {
+	byTrench := map[[2]string]*meridiov1.Snapshot{}
+	for _, s := range snaps {
+		byTrench[[2]string{s.Trench.Namespace, s.Trench.Name}] = s
+	}
+	var out []string
+	for _, r := range resources {
+		o := r.Object
+		s := byTrench[[2]string{o.GetNamespace(), o.GetLabels()[meridiov1.TrenchLabel]}]
+		if s == nil {
+			continue
+		}
+		for _, m := range meridiov1.Messages(o.Findings(s)) {
+			out = append(out, fmt.Sprintf("%s: %s: %s", r.Source, describe(o), m))
+		}
+	}
+	return out
+}
+
 func describe(o meridiov1.Object) string {
 	return describeKind(kindOf(o), o.GetNamespace(), o.GetName())
 }
