@@ -20,7 +20,7 @@ func Test_args(t *testing.T) {
 	}{
 		{[]string{"run", "extra", "--sink=foo"}, `run: unexpected argument "extra" (flags after it are not read): every setting is a flag` + "\n"},
 		{[]string{"run", "--apply", "examples", "--keep-running"}, "run: --apply, --keep-running only work with --local\n"},
-		{[]string{"run", "--write-kubeconfig", "/tmp/k"}, "run: --write-kubeconfig only work with --local\n"},
+		{[]string{"run", "--write-kubeconfig", "/tmp/k"}, "run: --write-kubeconfig only works with --local\n"},
 		{[]string{"run", "--sink=git", "--git-url", "git@github.com:acme/fleet.git"}, "--git-url git@github.com:acme/fleet.git: scp-style addresses are not URLs; write ssh://git@github.com/acme/fleet.git\n"},
 		{[]string{"run", "--sink=git", "--git-push-branch", "review", "--git-url", "https://example.com/a/b.git", "--git-pull-request", "gitea2"}, "--git-pull-request=gitea2: want github, gitlab, gitea or auto\n"},
 		{[]string{"run", "--sink=git", "--git-url", "https://example.com/a/b.git", "--git-pull-request", "gitea"}, "--git-pull-request needs --git-push-branch: the pull request goes from the push branch to --git-branch\n"},
@@ -165,4 +165,23 @@ func Test_renderWarnsAsTheWebhooks(t *testing.T) {
 	code, _, stderr = runCLI("", "render", "-f", "../../examples/trench-a.yaml")
 	assert.Equal(t, 0, code)
 	assert.Empty(t, stderr, "a complete trench has nothing to warn of")
+}
+
+// Test_runWithoutCluster: with no cluster to be found, run says so in one plain line.
+func Test_runWithoutCluster(t *testing.T) {
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	code, out, stderr := runCLI("", "run")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "run: no cluster found: not in a pod, and no kubeconfig ($KUBECONFIG or ~/.kube/config); point KUBECONFIG at one, or try --local for an embedded API server\n", stderr)
+
+	bad := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, os.WriteFile(bad, []byte("clusters: {"), 0o600))
+	t.Setenv("KUBECONFIG", bad)
+	code, _, stderr = runCLI("", "run")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+	assert.True(t, strings.HasPrefix(stderr, `run: kubeconfig: error loading config file "`+bad+`"`), stderr)
 }

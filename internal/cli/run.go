@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -147,7 +148,11 @@ func (o *runOptions) checkArgs(fs *flag.FlagSet) error {
 			}
 		})
 		if len(given) > 0 {
-			return fmt.Errorf("run: %s only work with --local", strings.Join(given, ", "))
+			verb := "works"
+			if len(given) > 1 {
+				verb = "work"
+			}
+			return fmt.Errorf("run: %s only %s with --local", strings.Join(given, ", "), verb)
 		}
 	}
 	return nil
@@ -244,11 +249,36 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	} else {
 		err = runInCluster(ctx, o, settings)
 	}
+	var plain *plainError
+	if errors.As(err, &plain) {
+		fmt.Fprintln(stderr, "run: "+plain.Error())
+		return 1
+	}
 	if err != nil {
 		log.Error(err, "operator stopped")
 		return 1
 	}
 	return 0
+}
+
+// plainError is a mistake of the setup found before the manager starts: one plain line for
+// the user, not a log entry with a stack trace.
+type plainError struct{ msg string }
+
+func (e *plainError) Error() string { return e.msg }
+
+// clusterConfig finds the cluster as kubectl does ($KUBECONFIG, else ~/.kube/config), or the
+// one the pod runs in.
+func clusterConfig() (*rest.Config, error) {
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{})
+	cfg, err := loader.ClientConfig()
+	switch {
+	case clientcmd.IsEmptyConfig(err):
+		return nil, &plainError{"no cluster found: not in a pod, and no kubeconfig ($KUBECONFIG or ~/.kube/config); point KUBECONFIG at one, or try --local for an embedded API server"}
+	case err != nil:
+		return nil, &plainError{fmt.Sprintf("kubeconfig: %v", err)}
+	}
+	return cfg, nil
 }
 
 func newLogger(level string, w io.Writer) (logr.Logger, error) {
@@ -295,7 +325,7 @@ func (o runOptions) restConfig(cfg *rest.Config) {
 }
 
 func runInCluster(ctx context.Context, o runOptions, settings render.Settings) error {
-	cfg, err := ctrl.GetConfig()
+	cfg, err := clusterConfig()
 	if err != nil {
 		return err
 	}
