@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -420,6 +421,16 @@ func owned(it render.Item) (client.Object, error) {
 	return obj, nil
 }
 
+// Applied is a rendered item as the sink applies it: with its controller reference, as the
+// normalised map the apply sends (what a test needs to ask the API server what the apply does).
+func Applied(it render.Item) (map[string]any, error) {
+	obj, err := owned(it)
+	if err != nil {
+		return nil, err
+	}
+	return asApplied(obj)
+}
+
 // asApplied is obj as the normalised map an apply sends and comparisons use.
 func asApplied(obj client.Object) (map[string]any, error) {
 	m, err := render.Clean(obj)
@@ -447,7 +458,13 @@ func covered(live client.Object, desired func() (map[string]any, error)) (bool, 
 	if err != nil {
 		return false, err
 	}
-	return covers(d, n), nil
+	apiVersion, _ := d["apiVersion"].(string)
+	kind, _ := d["kind"].(string)
+	sh, err := shapeOf(schema.FromAPIVersionAndKind(apiVersion, kind))
+	if err != nil {
+		return false, err
+	}
+	return sh.covers(d, n), nil
 }
 
 // asMap is obj as a map, converted unless it is one already.
