@@ -7,19 +7,14 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"reflect"
 	"sort"
 	"sync"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -32,6 +27,7 @@ import (
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/delivery"
+	"github.com/meridio-operator/meridio-operator/internal/livestate"
 	"github.com/meridio-operator/meridio-operator/internal/memo"
 	"github.com/meridio-operator/meridio-operator/render"
 )
@@ -51,7 +47,7 @@ func New(mgr manager.Manager) *Sink {
 func (s *Sink) indexByTrench(ctx context.Context) error {
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()
-	for _, obj := range ManagedObjects()[s.indexedKinds:] {
+	for _, obj := range render.Kinds()[s.indexedKinds:] {
 		if err := s.indexer.IndexField(ctx, obj, IndexTrench, trenchOf); err != nil {
 			return fmt.Errorf("index %T by trench: %w", obj, err)
 		}
@@ -71,22 +67,6 @@ func trenchOf(obj client.Object) []string {
 
 // FieldOwner is the field manager of every apply.
 const FieldOwner = "meridio-operator"
-
-// ManagedLists are the kinds a trench's workload set is made of, as lists to prune from.
-func ManagedLists() []client.ObjectList {
-	return []client.ObjectList{
-		&corev1.ConfigMapList{}, &corev1.ServiceList{}, &appsv1.StatefulSetList{},
-		&appsv1.DeploymentList{}, &appsv1.DaemonSetList{}, &policyv1.PodDisruptionBudgetList{},
-	}
-}
-
-// ManagedObjects are the kinds of ManagedLists, as objects to watch.
-func ManagedObjects() []client.Object {
-	return []client.Object{
-		&corev1.ConfigMap{}, &corev1.Service{}, &appsv1.StatefulSet{},
-		&appsv1.Deployment{}, &appsv1.DaemonSet{}, &policyv1.PodDisruptionBudget{},
-	}
-}
 
 // Sink applies and prunes through a client whose reads come from the manager's cache. It
 // implements delivery.Sink.
@@ -129,7 +109,10 @@ type freshObject struct {
 // apply must not be taken for present for long.
 const freshFor = 5 * time.Second
 
-var _ delivery.Sink = (*Sink)(nil)
+var (
+	_ delivery.Sink     = (*Sink)(nil)
+	_ delivery.Observer = (*Sink)(nil)
+)
 
 // Deliver makes every rendered object of res live, writing only those that differ from the
 // live state, then deletes the trench's objects that are no longer rendered.
@@ -138,7 +121,7 @@ func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result
 	var out delivery.Result
 	keep := map[string]bool{}
 	for _, it := range res.Items {
-		keep[ID(it.Object)] = true
+		keep[render.ID(it.Object)] = true
 	}
 	// The objects of a trench are independent: they are applied concurrently.
 	changed := make([]bool, len(res.Items))
@@ -156,7 +139,7 @@ func (s *Sink) Deliver(ctx context.Context, res *render.Result) (delivery.Result
 	wg.Wait()
 	for i, it := range res.Items {
 		if changed[i] {
-			out.Changed = append(out.Changed, ID(it.Object))
+			out.Changed = append(out.Changed, render.ID(it.Object))
 		}
 	}
 	if err := kerrors.NewAggregate(errs); err != nil {
@@ -174,7 +157,7 @@ const applyConcurrency = 4
 // apply server-side applies one rendered object unless its live state already matches; it
 // tells whether it wrote.
 func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (bool, error) {
-	id := ID(it.Object)
+	id := render.ID(it.Object)
 	typed, err := owned(it)
 	if err != nil {
 		return false, err
@@ -313,11 +296,11 @@ func (s *Sink) Remove(ctx context.Context, namespace, trench string) (delivery.R
 // Trenches lists the trenches that have objects in the cluster.
 func (s *Sink) Trenches(ctx context.Context) ([]types.NamespacedName, error) {
 	seen := map[types.NamespacedName]bool{}
-	for _, list := range ManagedLists() {
+	for _, list := range render.KindLists() {
 		if err := s.Client.List(ctx, list, client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue}); err != nil {
 			return nil, fmt.Errorf("list managed objects: %w", err)
 		}
-		items, err := Items(list)
+		items, err := render.Items(list)
 		if err != nil {
 			return nil, err
 		}
@@ -345,13 +328,13 @@ func (s *Sink) Live(ctx context.Context, rendered client.Object) (map[string]any
 	if err != nil || live == nil {
 		return nil, err
 	}
-	return asMap(live)
+	return livestate.AsMap(live)
 }
 
 // liveObject is Live's object as it is held: typed from the cache or a create, a map from an
 // apply; nil when absent.
 func (s *Sink) liveObject(ctx context.Context, rendered client.Object) (client.Object, error) {
-	live, err := get(ctx, s.Client, rendered)
+	live, err := livestate.Get(ctx, s.Client, rendered)
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +342,7 @@ func (s *Sink) liveObject(ctx context.Context, rendered client.Object) (client.O
 	if live != nil {
 		rv = live.GetResourceVersion()
 	}
-	key := rendered.GetNamespace() + "/" + ID(rendered)
+	key := rendered.GetNamespace() + "/" + render.ID(rendered)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.fresh[key]
@@ -376,7 +359,7 @@ func (s *Sink) liveObject(ctx context.Context, rendered client.Object) (client.O
 // Observed is told of every rendered object the cache receives: an apply response it kept for
 // a cache that had not seen the apply is dropped once the cache has.
 func (s *Sink) Observed(obj client.Object) {
-	key := obj.GetNamespace() + "/" + ID(obj)
+	key := obj.GetNamespace() + "/" + render.ID(obj)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f, ok := s.fresh[key]; ok && f.before != obj.GetResourceVersion() {
@@ -407,7 +390,7 @@ func (s *Sink) remember(key, before string, obj client.Object) {
 func owned(it render.Item) (client.Object, error) {
 	uid := it.Owner.UID
 	if uid == "" {
-		return nil, fmt.Errorf("apply %s: no UID for owner %s/%s", ID(it.Object), it.Owner.Kind, it.Owner.Name)
+		return nil, fmt.Errorf("apply %s: no UID for owner %s/%s", render.ID(it.Object), it.Owner.Kind, it.Owner.Name)
 	}
 	obj := it.Object.DeepCopyObject().(client.Object)
 	obj.SetOwnerReferences([]metav1.OwnerReference{{
@@ -450,7 +433,7 @@ func covered(live client.Object, desired func() (map[string]any, error)) (bool, 
 	if err != nil {
 		return false, err
 	}
-	m, err := asMap(live)
+	m, err := livestate.AsMap(live)
 	if err != nil {
 		return false, err
 	}
@@ -465,34 +448,6 @@ func covered(live client.Object, desired func() (map[string]any, error)) (bool, 
 		return false, err
 	}
 	return sh.covers(d, n), nil
-}
-
-// asMap is obj as a map, converted unless it is one already.
-func asMap(obj client.Object) (map[string]any, error) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		return u.Object, nil
-	}
-	return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-}
-
-// Live reads the live state of a rendered object through r, as a map; nil when it is absent.
-func Live(ctx context.Context, r client.Reader, rendered client.Object) (map[string]any, error) {
-	live, err := get(ctx, r, rendered)
-	if err != nil || live == nil {
-		return nil, err
-	}
-	return asMap(live)
-}
-
-// get reads the live object of a rendered one through r, typed as it is; nil when it is absent.
-func get(ctx context.Context, r client.Reader, rendered client.Object) (client.Object, error) {
-	live := reflect.New(reflect.TypeOf(rendered).Elem()).Interface().(client.Object)
-	if err := r.Get(ctx, client.ObjectKeyFromObject(rendered), live); apierrors.IsNotFound(err) {
-		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("get %s: %w", ID(rendered), err)
-	}
-	return live, nil
 }
 
 // prune deletes the objects labelled as the trench's that keep does not name ("Kind/name").
@@ -511,18 +466,18 @@ func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[str
 		}
 		sel = client.MatchingFields{IndexTrench: trench}
 	}
-	for _, list := range ManagedLists() {
+	for _, list := range render.KindLists() {
 		if err := s.Client.List(ctx, list, client.InNamespace(namespace), sel); err != nil {
 			errs = append(errs, fmt.Errorf("list for pruning: %w", err))
 			continue
 		}
-		items, err := Items(list)
+		items, err := render.Items(list)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		for _, obj := range items {
-			id := ID(obj)
+			id := render.ID(obj)
 			key := memoKey(namespace, trench, id)
 			remembered[key] = true
 			if keep[id] || obj.GetDeletionTimestamp() != nil || s.written.Repeats(key, "delete", obj.GetResourceVersion(), obj.GetUID()) {
@@ -546,28 +501,6 @@ func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[str
 	}
 	sort.Strings(pruned)
 	return pruned, kerrors.NewAggregate(errs)
-}
-
-// Items returns the objects of a list.
-func Items(list client.ObjectList) ([]client.Object, error) {
-	objs, err := apimeta.ExtractList(list)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]client.Object, 0, len(objs))
-	for _, o := range objs {
-		out = append(out, o.(client.Object))
-	}
-	return out, nil
-}
-
-// ID is how reports and keep sets name an object: "Kind/name".
-func ID(obj client.Object) string {
-	kind := obj.GetObjectKind().GroupVersionKind().Kind
-	if kind == "" {
-		kind = reflect.TypeOf(obj).Elem().Name()
-	}
-	return kind + "/" + obj.GetName()
 }
 
 // memoKey names an object's writes in the memo, grouped by trench (id "": the group's prefix).

@@ -11,6 +11,7 @@ import (
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/delivery"
+	"github.com/meridio-operator/meridio-operator/internal/shorten"
 )
 
 // deliveryInputs is what a Trench's delivery conditions are computed from.
@@ -103,12 +104,7 @@ func list(items []string) string {
 }
 
 // limit shortens a condition message to conditionMessageLimit.
-func limit(msg string) string {
-	if len(msg) > conditionMessageLimit {
-		return msg[:conditionMessageLimit-3] + "..."
-	}
-	return msg
-}
+func limit(msg string) string { return shorten.To(msg, conditionMessageLimit) }
 
 // observeDelivery records, when Applied or Healthy has just turned True, how long it took from
 // the previous step.

@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/render"
 )
@@ -52,12 +51,12 @@ type statusInputs struct {
 
 // statusInputsFor computes the status inputs of every resource of the trench in s from its
 // render (which objects are whose, which object carries the configuration, the problems), the
-// live states of the rendered objects by clustersink.ID, and the delivery. Every finding of a
+// live states of the rendered objects by render.ID, and the delivery. Every finding of a
 // resource reaches its status. It is pure.
 func statusInputsFor(s *meridiov1.Snapshot, res *render.Result, live map[string]liveState, del delivery.Result, deliverErr error) map[render.Owner]statusInputs {
 	byOwner := map[render.Owner][]liveState{}
 	for _, it := range res.Items {
-		byOwner[it.Owner] = append(byOwner[it.Owner], live[clustersink.ID(it.Object)])
+		byOwner[it.Owner] = append(byOwner[it.Owner], live[render.ID(it.Object)])
 	}
 	problems := map[render.Owner][]render.Problem{}
 	var trenchProblems []render.Problem
@@ -69,7 +68,7 @@ func statusInputsFor(s *meridiov1.Snapshot, res *render.Result, live map[string]
 	}
 	var config []liveState
 	if res.Configuration != nil {
-		config = []liveState{live[clustersink.ID(res.Configuration)]}
+		config = []liveState{live[render.ID(res.Configuration)]}
 	}
 	out := map[render.Owner]statusInputs{}
 	for _, o := range resources(s) {

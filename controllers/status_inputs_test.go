@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/internal/offline"
 	"github.com/meridio-operator/meridio-operator/render"
@@ -127,7 +126,7 @@ func Test_statusInputsFor(t *testing.T) {
 			require.NoError(t, err)
 			live := map[string]liveState{}
 			for _, it := range res.Items {
-				id := clustersink.ID(it.Object)
+				id := render.ID(it.Object)
 				live[id] = liveState{ID: id, Applied: true, Current: true}
 			}
 			in := statusInputsFor(s, res, live, tc.del, tc.err)

@@ -33,7 +33,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/internal/memo"
 	"github.com/meridio-operator/meridio-operator/internal/snapshot"
@@ -100,8 +99,8 @@ func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, o := range []client.Object{&meridiov1.Attractor{}, &meridiov1.Gateway{}, &meridiov1.Vip{}, &meridiov1.Conduit{}, &meridiov1.Stream{}, &meridiov1.Flow{}} {
 		b = b.WatchesRawSource(watchKind(c, o, handler.EnqueueRequestsFromMapFunc(toTrench(meridiov1.TrenchLabel)), changed))
 	}
-	obs, applies := r.Sink.(observer)
-	for _, o := range clustersink.ManagedObjects() {
+	obs, applies := r.Sink.(delivery.Observer)
+	for _, o := range render.Kinds() {
 		if !applies {
 			// Someone else (Flux, Argo CD) creates the objects: their creation is news.
 			b = b.WatchesRawSource(watchKind(c, o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench))))
@@ -110,7 +109,7 @@ func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.WatchesRawSource(watchKind(c, o, handler.EnqueueRequestsFromMapFunc(toTrench(render.LabelTrench)), notCreated))
 		b = b.WatchesRawSource(watchKind(c, o, observe(obs)))
 	}
-	if b, ok := r.Sink.(backlogAware); ok {
+	if b, ok := r.Sink.(delivery.BacklogAware); ok {
 		b.SetBacklog(r.backlog)
 	}
 	if landed := r.Sink.Landed(); landed != nil {
@@ -132,14 +131,8 @@ func trenchLogger(mgr ctrl.Manager) func(*reconcile.Request) logr.Logger {
 	}
 }
 
-// observer is a sink that applies the rendered objects itself, and wants to see them as the
-// cache does.
-type observer interface {
-	Observed(obj client.Object)
-}
-
 // observe passes every object the cache receives to the sink, and enqueues nothing.
-func observe(obs observer) handler.EventHandler {
+func observe(obs delivery.Observer) handler.EventHandler {
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			obs.Observed(e.Object)
@@ -148,11 +141,6 @@ func observe(obs observer) handler.EventHandler {
 			obs.Observed(e.ObjectNew)
 		},
 	}
-}
-
-// backlogAware is a sink that batches deliveries while more reconciles are coming.
-type backlogAware interface {
-	SetBacklog(func() int)
 }
 
 // maxRetryDelay caps the backoff of a failing trench. controller-runtime's default cap (about
@@ -354,7 +342,7 @@ func (r *TrenchReconciler) adopt(ctx context.Context, s *meridiov1.Snapshot) err
 		orig := o.DeepCopyObject().(client.Object)
 		o.SetOwnerReferences(append(o.GetOwnerReferences(), ref))
 		if err := r.Client.Patch(ctx, o, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("adopt %s %s into trench %s: %w", kindOf(o), o.GetName(), s.Trench.Name, err)
+			return fmt.Errorf("adopt %s %s into trench %s: %w", render.OwnerOf(o).Kind, o.GetName(), s.Trench.Name, err)
 		}
 		r.written.Record(memoKey(s.Trench.Namespace, s.Trench.Name, o), "adopt", orig.GetResourceVersion(), o.GetResourceVersion(), ref)
 	}
@@ -391,7 +379,7 @@ func (r *TrenchReconciler) reconcileDelete(ctx context.Context, req ctrl.Request
 	for _, o := range s.Children() {
 		if ownedByTrench(o, req.Name, "") {
 			if err := r.Client.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
-				errs = append(errs, fmt.Errorf("delete %s %s of deleted trench %s: %w", kindOf(o), o.GetName(), req.Name, err))
+				errs = append(errs, fmt.Errorf("delete %s %s of deleted trench %s: %w", render.OwnerOf(o).Kind, o.GetName(), req.Name, err))
 			}
 			continue
 		}
@@ -405,7 +393,7 @@ func (r *TrenchReconciler) reconcileDelete(ctx context.Context, req ctrl.Request
 func (r *TrenchReconciler) liveStates(ctx context.Context, res *render.Result) (map[string]liveState, error) {
 	out := map[string]liveState{}
 	for _, it := range res.Items {
-		id := clustersink.ID(it.Object)
+		id := render.ID(it.Object)
 		live, err := r.Sink.Live(ctx, it.Object)
 		if err != nil {
 			return nil, err
@@ -432,7 +420,7 @@ func (r *TrenchReconciler) setStatuses(s *meridiov1.Snapshot, res *render.Result
 func (r *TrenchReconciler) setDeliveryStatus(t *meridiov1.Trench, res *render.Result, live map[string]liveState, del delivery.Result, deliverErr error) {
 	all := make([]liveState, 0, len(res.Items))
 	for _, it := range res.Items {
-		all = append(all, live[clustersink.ID(it.Object)])
+		all = append(all, live[render.ID(it.Object)])
 	}
 	before := append([]metav1.Condition(nil), t.Status.Conditions...)
 	failing := setDeliveryConditions(&t.Status.Status, deliveryInputs{
@@ -508,7 +496,7 @@ func (r *TrenchReconciler) patchStatuses(ctx context.Context, req ctrl.Request, 
 			continue
 		}
 		if err := r.Client.Status().Patch(ctx, o, client.MergeFrom(old)); client.IgnoreNotFound(err) != nil {
-			errs = append(errs, fmt.Errorf("patch status of %s %s: %w", kindOf(o), o.GetName(), err))
+			errs = append(errs, fmt.Errorf("patch status of %s %s: %w", render.OwnerOf(o).Kind, o.GetName(), err))
 			continue
 		}
 		r.written.Record(memoKey(req.Namespace, req.Name, o), "status", old.GetResourceVersion(), o.GetResourceVersion(), st)
@@ -565,8 +553,6 @@ func copyResources(s *meridiov1.Snapshot) []meridiov1.Validated {
 	return out
 }
 
-func kindOf(o meridiov1.Object) string { return render.OwnerOf(o).Kind }
-
 // memoKey names a resource's writes in the memo, grouped by trench (o nil: the group's prefix).
 func memoKey(namespace, trench string, o meridiov1.Object) string {
 	key := namespace + "/" + trench + "/"
@@ -589,11 +575,6 @@ type Options struct {
 	Namespace string
 	// Workers is how many trenches are reconciled at once (0 for the default).
 	Workers int
-}
-
-// SetupWithClusterSink registers a TrenchReconciler that delivers to the cluster it runs in.
-func SetupWithClusterSink(mgr ctrl.Manager, o Options) error {
-	return Setup(mgr, clustersink.New(mgr), o)
 }
 
 // Setup registers a TrenchReconciler that delivers through sink.

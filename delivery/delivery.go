@@ -83,6 +83,20 @@ type Outcome struct {
 	Description string
 }
 
+// Observer is a Sink that applies the rendered objects itself and wants to see them as the
+// manager's cache receives them (the cluster sink, whose own recent writes stand in for a cache
+// behind them until then). The reconciler passes it every rendered object the cache receives.
+type Observer interface {
+	Observed(obj client.Object)
+}
+
+// BacklogAware is a Sink that batches deliveries while more reconciles are coming (the git
+// sink, which makes one commit of many changes). The reconciler gives it the number of
+// trenches waiting in its queue.
+type BacklogAware interface {
+	SetBacklog(func() int)
+}
+
 // OutcomeReporter is a Sink that reports each trench's outcome where its revision is
 // reviewed; the reconciler calls it after each status computation, so it must drop what it
 // already reported.

@@ -12,6 +12,7 @@ import (
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/forge"
+	"github.com/meridio-operator/meridio-operator/internal/shorten"
 )
 
 // StatusContextPrefix opens the context of every commit status the operator posts:
@@ -206,10 +207,7 @@ func (s *Sink) ReportOutcome(ctx context.Context, trench types.NamespacedName, o
 	if sha == "" {
 		return
 	}
-	desc := o.Description
-	if len(desc) > maxStatusDescription {
-		desc = desc[:maxStatusDescription-3] + "..."
-	}
+	desc := shorten.To(o.Description, maxStatusDescription)
 	st := forge.Status{Context: StatusContextPrefix + trench.Namespace + "/" + trench.Name, State: o.State, Description: desc}
 	key := sha + " " + st.State + " " + desc
 	s.mu.Lock()

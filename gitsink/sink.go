@@ -17,9 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/delivery"
 	"github.com/meridio-operator/meridio-operator/forge"
+	"github.com/meridio-operator/meridio-operator/internal/livestate"
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
@@ -85,7 +85,11 @@ type landedDir struct {
 	unreported []string
 }
 
-var _ delivery.Sink = (*Sink)(nil)
+var (
+	_ delivery.Sink            = (*Sink)(nil)
+	_ delivery.BacklogAware    = (*Sink)(nil)
+	_ delivery.OutcomeReporter = (*Sink)(nil)
+)
 
 // SinkOption configures a Sink.
 type SinkOption func(*Sink)
@@ -351,7 +355,7 @@ func (s *Sink) Trenches(ctx context.Context) ([]types.NamespacedName, error) {
 
 // Live reads a rendered object as Flux or Argo CD applied it, from the cache.
 func (s *Sink) Live(ctx context.Context, rendered client.Object) (map[string]any, error) {
-	return clustersink.Live(ctx, s.reader, rendered)
+	return livestate.Read(ctx, s.reader, rendered)
 }
 
 // Landed names the trenches whose pending change was pushed, or failed to be.

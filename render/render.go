@@ -149,10 +149,6 @@ func Render(s *meridiov1.Snapshot, set Settings) (*Result, error) {
 	return r.result, nil
 }
 
-// kindOrder is the order objects are listed and applied in: configuration and services before
-// the workloads that read them.
-var kindOrder = []string{"ConfigMap", "Service", "StatefulSet", "Deployment", "DaemonSet", "PodDisruptionBudget"}
-
 func kindRank(o client.Object) int {
 	return slices.Index(kindOrder, o.GetObjectKind().GroupVersionKind().Kind)
 }

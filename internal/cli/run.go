@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -29,7 +30,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/controllers"
 	"github.com/meridio-operator/meridio-operator/gitsink"
 	"github.com/meridio-operator/meridio-operator/internal/restmapping"
@@ -91,20 +91,29 @@ func envOr(name, def string) string {
 	return def
 }
 
+// serviceAccountNamespace is the file that names a pod's namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// ownNamespace is the namespace the operator runs in, as far as it can tell: POD_NAMESPACE, else
+// its service account's; "" outside a pod without POD_NAMESPACE.
+func ownNamespace() string {
+	if v := os.Getenv("POD_NAMESPACE"); v != "" {
+		return v
+	}
+	if data, err := os.ReadFile(serviceAccountNamespace); err == nil {
+		return strings.TrimSpace(string(data))
+	}
+	return ""
+}
+
 // podNamespace is the namespace to watch: WATCH_NAMESPACE when set (empty meaning all, as in
-// the reference operator), else POD_NAMESPACE, else the service account's namespace, else ""
-// (all namespaces: the operator runs outside a cluster).
+// the reference operator), else the operator's own, else "" (all namespaces: the operator runs
+// outside a cluster).
 func podNamespace() string {
 	if v, ok := os.LookupEnv("WATCH_NAMESPACE"); ok {
 		return v
 	}
-	if v := os.Getenv("POD_NAMESPACE"); v != "" {
-		return v
-	}
-	if data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
-		return strings.TrimSpace(string(data))
-	}
-	return ""
+	return ownNamespace()
 }
 
 // metricsOptions serves the metrics in plain HTTP, or with --metrics-secure over HTTPS (a
@@ -119,18 +128,13 @@ func metricsOptions(o runOptions) metricsserver.Options {
 }
 
 // leaseNamespace is where the leader election lease is kept: the pod's namespace in a pod
-// ("" lets controller-runtime find it), else the watched namespace, else default.
+// ("" lets controller-runtime find it), else the operator's own, else the watched one, else
+// default.
 func leaseNamespace(watched string) string {
-	if _, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+	if _, err := os.Stat(serviceAccountNamespace); err == nil {
 		return ""
 	}
-	if v := os.Getenv("POD_NAMESPACE"); v != "" {
-		return v
-	}
-	if watched != "" {
-		return watched
-	}
-	return "default"
+	return cmp.Or(ownNamespace(), watched, "default")
 }
 
 // checkArgs refuses what the flag package lets through: stray arguments (a flag after one is
@@ -158,8 +162,8 @@ func (o *runOptions) checkArgs(fs *flag.FlagSet) error {
 	return nil
 }
 
-func runCommand(args []string, stdout, stderr io.Writer) int {
-	o := runOptions{}
+// runFlags declares the flags of run, into o.
+func runFlags(o *runOptions, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.namespace, "namespace", podNamespace(), `namespace whose Meridio resources are reconciled; "" for all (default: the operator's own)`)
@@ -176,24 +180,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.webhooks, "enable-webhooks", envOr("ENABLE_WEBHOOKS", "true") != "false", "serve the admission webhooks (ENABLE_WEBHOOKS); without them only the CRD schemas and the admission policies of config/policy guard the resources")
 	fs.BoolVar(&o.mutating, "enable-mutating-webhook", envOr("ENABLE_MUTATING_WEBHOOK", "true") != "false", "serve the Gateway defaulting webhook (ENABLE_MUTATING_WEBHOOK)")
 	fs.StringVar(&o.sink, "sink", "cluster", "where rendered objects go: cluster (applied to this cluster) or git (committed for Flux or Argo CD)")
-	fs.StringVar(&o.git.url, "git-url", "", "git mode: the repository: https://, http://, ssh://, git:// or file:// (scp-style git@host:path is written ssh://git@host/path; user info is taken as credentials and never shown)")
-	fs.StringVar(&o.git.branch, "git-branch", "main", "git mode: the branch Flux or Argo CD applies")
-	fs.StringVar(&o.git.path, "git-path", "", "git mode: the directory of the repository the operator owns (default: the root); nothing outside it is touched")
-	fs.StringVar(&o.git.pushBranch, "git-push-branch", "", "git mode: push to this branch instead, rebuilt on top of --git-branch, to review changes as a pull request")
-	fs.StringVar(&o.git.secret, "git-secret", "", "git mode: a Secret in the operator's namespace with the keys of a Flux GitRepository secret (username/password, bearerToken, identity + known_hosts, ca.crt)")
-	fs.StringVar(&o.git.signingSecret, "git-signing-secret", "", "git mode: a Secret in the operator's namespace whose key signs every commit: git.asc (armored OpenPGP private key) or identity (SSH private key, signatures as git's gpg.format=ssh), with an optional passphrase; read before each commit")
-	fs.StringVar(&o.git.commitTemplate, "git-commit-template", "", "git mode: a Go text/template file (sprig's functions) writing the commit messages; see `meridio-operator template-message`; the Meridio-Trench/Meridio-Source trailers are appended whatever it writes")
-	fs.StringVar(&o.git.pullRequest, "git-pull-request", "", "git mode, with --git-push-branch: open and keep up to date one pull request from the push branch to --git-branch on this forge: github, gitlab, gitea or auto (from the URL's host); the API token is the Git Secret's password or bearerToken; commit statuses are posted too")
-	fs.StringVar(&o.git.commitStatus, "git-commit-status", "", "git mode: post a commit status meridio/<namespace>/<trench> on each trench's commit on this forge (github, gitlab, gitea or auto), without a pull request")
-	fs.StringVar(&o.git.forgeAPI, "git-forge-api-url", "", "git mode: the forge's API base URL, for GitHub Enterprise (https://host/api/v3), self-hosted GitLab (https://host/api/v4) or Gitea (https://host/); default: from the repository URL")
-	fs.StringVar(&o.git.authorName, "git-author-name", "meridio-operator", "git mode: author and committer name of the commits")
-	fs.StringVar(&o.git.authorEmail, "git-author-email", "meridio-operator@localhost", "git mode: author and committer email of the commits")
-	fs.DurationVar(&o.git.commitDelay, "git-commit-delay", 200*time.Millisecond, "git mode: coalescing window: changes are committed together once none has arrived for this long (longer when they come slower, at most 25 times as long); a lone change goes at once")
-	fs.BoolVar(&o.git.verify, "git-verify", true, "git mode: dry-run every object of a changed render with server-side apply on this cluster before committing it; a render the API server refuses is not committed (needs patch on the workload kinds; turn off for repositories aimed at another cluster)")
-	fs.StringVar(&o.git.verifyFieldManager, "git-verify-field-manager", gitsink.DefaultVerifyFieldManager, "git mode: the field manager of the dry runs (the GitOps tool's)")
-	fs.BoolVar(&o.git.overwrite, "git-overwrite-external-changes", false, "git mode: let renders replace files someone else edited in the operator's directories, even when the trench's resources did not change (by default such edits are reported as ExternalModification and kept)")
-	fs.DurationVar(&o.git.pollInterval, "git-poll-interval", time.Minute, "git mode: how often the branch is read for changes pushed by others (outside edits of the operator's directories are then reported); 0 reads it only when writing")
-	fs.StringVar(&o.git.cloneDir, "git-clone-dir", "", "git mode: where the local clone is kept across restarts (default: a directory under the system's temporary directory)")
+	gitFlags(fs, &o.git)
 	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "how many trenches are reconciled at once")
 	fs.Float64Var(&o.qps, "kube-api-qps", 50, "requests per second the operator may send to the API server")
 	fs.IntVar(&o.burst, "kube-api-burst", 300, "requests the operator may send to the API server in a burst")
@@ -203,6 +190,34 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.apply, "apply", "", "with --local: a directory of Meridio resources to create once the operator runs")
 	fs.BoolVar(&o.keepRunning, "keep-running", false, "with --local: keep running after the applied resources converge")
 	fs.StringVar(&o.kubeconfigOut, "write-kubeconfig", "", "with --local: write a kubeconfig for the embedded API server to this file (for kubectl)")
+	return fs
+}
+
+// gitFlags declares the flags of git mode, into g.
+func gitFlags(fs *flag.FlagSet, g *gitOptions) {
+	fs.StringVar(&g.url, "git-url", "", "git mode: the repository: https://, http://, ssh://, git:// or file:// (scp-style git@host:path is written ssh://git@host/path; user info is taken as credentials and never shown)")
+	fs.StringVar(&g.branch, "git-branch", "main", "git mode: the branch Flux or Argo CD applies")
+	fs.StringVar(&g.path, "git-path", "", "git mode: the directory of the repository the operator owns (default: the root); nothing outside it is touched")
+	fs.StringVar(&g.pushBranch, "git-push-branch", "", "git mode: push to this branch instead, rebuilt on top of --git-branch, to review changes as a pull request")
+	fs.StringVar(&g.secret, "git-secret", "", "git mode: a Secret in the operator's namespace with the keys of a Flux GitRepository secret (username/password, bearerToken, identity + known_hosts, ca.crt)")
+	fs.StringVar(&g.signingSecret, "git-signing-secret", "", "git mode: a Secret in the operator's namespace whose key signs every commit: git.asc (armored OpenPGP private key) or identity (SSH private key, signatures as git's gpg.format=ssh), with an optional passphrase; read before each commit")
+	fs.StringVar(&g.commitTemplate, "git-commit-template", "", "git mode: a Go text/template file (sprig's functions) writing the commit messages; see `meridio-operator template-message`; the Meridio-Trench/Meridio-Source trailers are appended whatever it writes")
+	fs.StringVar(&g.pullRequest, "git-pull-request", "", "git mode, with --git-push-branch: open and keep up to date one pull request from the push branch to --git-branch on this forge: github, gitlab, gitea or auto (from the URL's host); the API token is the Git Secret's password or bearerToken; commit statuses are posted too")
+	fs.StringVar(&g.commitStatus, "git-commit-status", "", "git mode: post a commit status meridio/<namespace>/<trench> on each trench's commit on this forge (github, gitlab, gitea or auto), without a pull request")
+	fs.StringVar(&g.forgeAPI, "git-forge-api-url", "", "git mode: the forge's API base URL, for GitHub Enterprise (https://host/api/v3), self-hosted GitLab (https://host/api/v4) or Gitea (https://host/); default: from the repository URL")
+	fs.StringVar(&g.authorName, "git-author-name", "meridio-operator", "git mode: author and committer name of the commits")
+	fs.StringVar(&g.authorEmail, "git-author-email", "meridio-operator@localhost", "git mode: author and committer email of the commits")
+	fs.DurationVar(&g.commitDelay, "git-commit-delay", 200*time.Millisecond, "git mode: coalescing window: changes are committed together once none has arrived for this long (longer when they come slower, at most 25 times as long); a lone change goes at once")
+	fs.BoolVar(&g.verify, "git-verify", true, "git mode: dry-run every object of a changed render with server-side apply on this cluster before committing it; a render the API server refuses is not committed (needs patch on the workload kinds; turn off for repositories aimed at another cluster)")
+	fs.StringVar(&g.verifyFieldManager, "git-verify-field-manager", gitsink.DefaultVerifyFieldManager, "git mode: the field manager of the dry runs (the GitOps tool's)")
+	fs.BoolVar(&g.overwrite, "git-overwrite-external-changes", false, "git mode: let renders replace files someone else edited in the operator's directories, even when the trench's resources did not change (by default such edits are reported as ExternalModification and kept)")
+	fs.DurationVar(&g.pollInterval, "git-poll-interval", time.Minute, "git mode: how often the branch is read for changes pushed by others (outside edits of the operator's directories are then reported); 0 reads it only when writing")
+	fs.StringVar(&g.cloneDir, "git-clone-dir", "", "git mode: where the local clone is kept across restarts (default: a directory under the system's temporary directory)")
+}
+
+func runCommand(args []string, stdout, stderr io.Writer) int {
+	o := runOptions{}
+	fs := runFlags(&o, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -213,22 +228,11 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	logOut := io.Writer(stderr)
-	if o.local && o.logLevel != "debug" && localLogFile() != "" {
-		// The report goes to stdout; the controllers' log to a file it names.
-		f, err := os.Create(localLogFile())
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		defer f.Close()
-		logOut = f
+	log, closeLog, code := o.logger(stderr)
+	if code != 0 {
+		return code
 	}
-	log, err := newLogger(o.logLevel, logOut)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
+	defer closeLog()
 	ctrl.SetLogger(log)
 	if err := o.check(); err != nil {
 		fmt.Fprintln(stderr, err)
@@ -259,6 +263,27 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// logger is the controllers' logger: to stderr, or with --local to the file the report names
+// (the report goes to stdout). A non-zero code is the exit status of a failure it printed.
+func (o runOptions) logger(stderr io.Writer) (log logr.Logger, closeLog func(), code int) {
+	logOut, closeLog := io.Writer(stderr), func() {}
+	if o.local && o.logLevel != "debug" && localLogFile() != "" {
+		f, err := os.Create(localLogFile())
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return log, closeLog, 1
+		}
+		logOut, closeLog = f, func() { _ = f.Close() }
+	}
+	log, err := newLogger(o.logLevel, logOut)
+	if err != nil {
+		closeLog()
+		fmt.Fprintln(stderr, err)
+		return log, func() {}, 2
+	}
+	return log, closeLog, 0
 }
 
 // plainError is a mistake of the setup found before the manager starts: one plain line for
@@ -304,7 +329,7 @@ func cacheOptions(o *ctrl.Options, namespace string) {
 	}
 	managed := labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedByValue})
 	byObject := map[client.Object]cache.ByObject{}
-	for _, obj := range clustersink.ManagedObjects() {
+	for _, obj := range render.Kinds() {
 		byObject[obj] = cache.ByObject{Label: managed}
 	}
 	// Nothing reads managed fields back: leaving them out of the cache saves a good part of

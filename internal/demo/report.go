@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
@@ -141,16 +140,16 @@ func PrintTrenches(ctx context.Context, w io.Writer, c client.Client, namespace 
 			fmt.Fprintf(w, "    %-28s %s\n", render.OwnerOf(o).Kind+"/"+o.GetName(), state)
 		}
 		fmt.Fprintln(w, "  live objects:")
-		for _, list := range clustersink.ManagedLists() {
+		for _, list := range render.KindLists() {
 			if err := c.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{render.LabelTrench: t.Name}); err != nil {
 				return err
 			}
-			items, err := clustersink.Items(list)
+			items, err := render.Items(list)
 			if err != nil {
 				return err
 			}
 			for _, it := range items {
-				fmt.Fprintf(w, "    %-50s managers: %s\n", clustersink.ID(it), managers(it))
+				fmt.Fprintf(w, "    %-50s managers: %s\n", render.ID(it), managers(it))
 			}
 		}
 		fmt.Fprintln(w)

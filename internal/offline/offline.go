@@ -464,7 +464,7 @@ func Warnings(resources []Resource, snaps []*meridiov1.Snapshot) []string {
 }
 
 func describe(o meridiov1.Object) string {
-	return describeKind(kindOf(o), o.GetNamespace(), o.GetName())
+	return describeKind(render.OwnerOf(o).Kind, o.GetNamespace(), o.GetName())
 }
 
 // describeKind is "Kind namespace/name", or "Kind name" without a namespace.
@@ -488,7 +488,7 @@ func ValidateUpdate(old, obj Resource) []error {
 	errs = append(errs, meridiov1.ValidateTrenchLabelUpdate(obj.Object, old.Object)...)
 	errs = append(errs, obj.Object.ValidateUpdate(old.Object)...)
 	o2 := obj.Object
-	return fieldErrors(obj.Source, kindOf(o2), o2.GetNamespace(), o2.GetName(), errs)
+	return fieldErrors(obj.Source, render.OwnerOf(o2).Kind, o2.GetNamespace(), o2.GetName(), errs)
 }
 
 func toUnstructured(o meridiov1.Object) (*unstructured.Unstructured, error) {
@@ -497,11 +497,9 @@ func toUnstructured(o meridiov1.Object) (*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	u := &unstructured.Unstructured{Object: m}
-	u.SetGroupVersionKind(meridiov1.GroupVersion.WithKind(kindOf(o)))
+	u.SetGroupVersionKind(meridiov1.GroupVersion.WithKind(render.OwnerOf(o).Kind))
 	return u, nil
 }
-
-func kindOf(o meridiov1.Object) string { return render.OwnerOf(o).Kind }
 
 // NameErrors refuses, as the webhooks do at creation, every Trench, Attractor and Conduit whose
 // rendered objects would get names or label values the API server refuses with the settings

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/meridio-operator/meridio-operator/internal/failpoint"
 )
 
 // FreePort returns a TCP port of 127.0.0.1 that is free now.
@@ -28,7 +30,8 @@ var (
 )
 
 // OperatorBinary builds the meridio-operator command once per test process, into a temporary
-// directory, and returns its path.
+// directory, and returns its path. It is built with failpoints compiled in (the crash tests
+// arm them; nothing else does).
 func OperatorBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -38,7 +41,7 @@ func OperatorBinary(t testing.TB) string {
 			return
 		}
 		binary = filepath.Join(dir, "meridio-operator")
-		build := exec.Command("go", "build", "-o", binary, ".")
+		build := exec.Command("go", "build", "-tags", failpoint.Tag, "-o", binary, ".")
 		build.Dir = RepoRoot()
 		if out, err := build.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("%w: %s", err, out)

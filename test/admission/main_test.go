@@ -8,6 +8,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/controllers"
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
@@ -29,6 +30,6 @@ func TestMain(m *testing.M) {
 		env, plainEnv, bareEnv = e[0], e[1], e[2]
 		return nil
 	}, localapi.Options{}, localapi.Options{NoMutatingWebhook: true}, localapi.Options{NoWebhooks: true, Setup: func(mgr ctrl.Manager) error {
-		return controllers.SetupWithClusterSink(mgr, controllers.Options{Settings: render.DefaultSettings()})
+		return controllers.Setup(mgr, clustersink.New(mgr), controllers.Options{Settings: render.DefaultSettings()})
 	}}))
 }

@@ -29,7 +29,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
 	"github.com/meridio-operator/meridio-operator/internal/offline"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
@@ -247,7 +246,7 @@ func watchPresence(b *testing.B, cfg *rest.Config, namespace string, want []*ren
 	cmTrench := map[string]string{}
 	for _, r := range want {
 		for _, it := range r.Items {
-			id := clustersink.ID(it.Object)
+			id := render.ID(it.Object)
 			ids[id] = r.Trench
 			byTrench[r.Trench] = append(byTrench[r.Trench], id)
 		}
@@ -314,7 +313,7 @@ func watchPresence(b *testing.B, cfg *rest.Config, namespace string, want []*ren
 			p.done <- time.Now()
 		}
 	}
-	for _, l := range clustersink.ManagedLists() {
+	for _, l := range render.KindLists() {
 		item := listItem(l)
 		kind := reflect.TypeOf(item).Elem().Name()
 		inf, err := c.GetInformer(ctx, item)

@@ -70,7 +70,7 @@ func (a *applyEverything) Deliver(ctx context.Context, res *render.Result) (deli
 		if err := a.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner(clustersink.FieldOwner)); err != nil {
 			return out, err
 		}
-		out.Changed = append(out.Changed, clustersink.ID(it.Object))
+		out.Changed = append(out.Changed, render.ID(it.Object))
 	}
 	pruned, err := a.Sink.Deliver(ctx, res)
 	out.Removed = pruned.Removed
@@ -151,11 +151,11 @@ func (o *operator) waitConverged(b testing.TB, n int) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
 		objects := 0
-		for _, l := range clustersink.ManagedLists() {
+		for _, l := range render.KindLists() {
 			if err := env.Client.List(ctx, l, client.InNamespace(o.namespace)); err != nil {
 				b.Fatal(err)
 			}
-			items, err := clustersink.Items(l)
+			items, err := render.Items(l)
 			if err != nil {
 				b.Fatal(err)
 			}

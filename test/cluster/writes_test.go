@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
@@ -22,12 +21,12 @@ import (
 func resourceVersions(t *testing.T, trench string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, list := range clustersink.ManagedLists() {
+	for _, list := range render.KindLists() {
 		require.NoError(t, c.List(context.Background(), list, client.InNamespace(ns), client.MatchingLabels{render.LabelTrench: trench}))
-		items, err := clustersink.Items(list)
+		items, err := render.Items(list)
 		require.NoError(t, err)
 		for _, o := range items {
-			out[clustersink.ID(o)] = o.GetResourceVersion()
+			out[render.ID(o)] = o.GetResourceVersion()
 		}
 	}
 	return out

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/internal/failpoint"
 	"github.com/meridio-operator/meridio-operator/internal/offline"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
@@ -172,9 +171,9 @@ func TestCrash_clusterMode(t *testing.T) {
 	p := startBinary(t, kubeconfig, nil, "--namespace", ns)
 	count := func() int {
 		n := 0
-		for _, l := range clustersink.ManagedLists() {
+		for _, l := range render.KindLists() {
 			require.NoError(t, env.Client.List(ctx, l, client.InNamespace(ns)))
-			items, err := clustersink.Items(l)
+			items, err := render.Items(l)
 			require.NoError(t, err)
 			n += len(items)
 		}

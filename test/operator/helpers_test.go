@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
-	"github.com/meridio-operator/meridio-operator/clustersink"
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
@@ -61,17 +60,17 @@ func requireConverged(t *testing.T, p *process, ns string, trenches []string, ti
 	want := map[string]string{} // ID → content hash
 	for _, r := range renders(t, ns, trenches, edits...) {
 		for _, it := range r.Items {
-			want[clustersink.ID(it.Object)] = it.Object.GetAnnotations()[render.AnnotationHash]
+			want[render.ID(it.Object)] = it.Object.GetAnnotations()[render.AnnotationHash]
 		}
 	}
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		got := map[string]string{}
-		for _, l := range clustersink.ManagedLists() {
+		for _, l := range render.KindLists() {
 			require.NoError(c, env.Client.List(context.Background(), l, client.InNamespace(ns)))
-			items, err := clustersink.Items(l)
+			items, err := render.Items(l)
 			require.NoError(c, err)
 			for _, o := range items {
-				got[clustersink.ID(o)] = o.GetAnnotations()[render.AnnotationHash]
+				got[render.ID(o)] = o.GetAnnotations()[render.AnnotationHash]
 			}
 		}
 		assert.Equal(c, want, got)

@@ -1,0 +1,6 @@
+//go:build !failpoint
+
+package failpoint
+
+// Crash does nothing: this build has no failpoints.
+func Crash(string) {}
