@@ -108,10 +108,7 @@ const conditionMessageLimit = 512
 // SetStatusCondition keeps when a condition does not change).
 func computeStatus(st *meridiov1.Status, in statusInputs) {
 	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
-		if len(msg) > conditionMessageLimit {
-			msg = msg[:conditionMessageLimit-3] + "..."
-		}
-		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: in.generation})
+		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: limit(msg), ObservedGeneration: in.generation})
 	}
 	ready := func(s metav1.ConditionStatus, reason, msg string) { set(meta.ReadyCondition, s, reason, msg) }
 	clear := func(types ...string) {
@@ -154,17 +151,7 @@ func computeStatus(st *meridiov1.Status, in statusInputs) {
 		return
 	}
 
-	var waiting []string
-	for _, o := range in.objects {
-		if !o.Current {
-			waiting = append(waiting, o.ID+": "+o.Message)
-		}
-	}
-	if len(waiting) > 0 {
-		msg := strings.Join(waiting, "; ")
-		if in.revision != "" {
-			msg = in.revision + " is not live yet: " + msg
-		}
+	if msg := waitingFor(in); msg != "" {
 		ready(metav1.ConditionFalse, meta.ProgressingReason, msg)
 		set(meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingReason, msg)
 		return
@@ -186,6 +173,24 @@ func computeStatus(st *meridiov1.Status, in statusInputs) {
 	default:
 		ready(metav1.ConditionTrue, meta.SucceededReason, readyMessage(in.objects))
 	}
+}
+
+// waitingFor says which live objects are not current yet, and why ("" when all are).
+func waitingFor(in statusInputs) string {
+	var waiting []string
+	for _, o := range in.objects {
+		if !o.Current {
+			waiting = append(waiting, o.ID+": "+o.Message)
+		}
+	}
+	if len(waiting) == 0 {
+		return ""
+	}
+	msg := strings.Join(waiting, "; ")
+	if in.revision != "" {
+		msg = in.revision + " is not live yet: " + msg
+	}
+	return msg
 }
 
 func readyMessage(objects []liveState) string {

@@ -238,11 +238,16 @@ func (ts treeStore) replaceSubtree(root plumbing.Hash, p string, h plumbing.Hash
 // trenchDirs lists the trench directories ("<namespace>/<trench>") of an owned tree, with the
 // hash of each.
 func (ts treeStore) trenchDirs(owned plumbing.Hash) (map[string]plumbing.Hash, error) {
-	out := map[string]plumbing.Hash{}
 	root, err := ts.tree(owned)
 	if err != nil {
 		return nil, err
 	}
+	return ts.trenchDirsOf(root)
+}
+
+// trenchDirsOf is trenchDirs of a tree read already.
+func (ts treeStore) trenchDirsOf(root *object.Tree) (map[string]plumbing.Hash, error) {
+	out := map[string]plumbing.Hash{}
 	for _, ns := range root.Entries {
 		if ns.Mode != filemode.Dir {
 			continue
@@ -253,7 +258,7 @@ func (ts treeStore) trenchDirs(owned plumbing.Hash) (map[string]plumbing.Hash, e
 		}
 		for _, tr := range t.Entries {
 			if tr.Mode == filemode.Dir {
-				out[ns.Name+"/"+tr.Name] = tr.Hash
+				out[render.Dir(ns.Name, tr.Name)] = tr.Hash
 			}
 		}
 	}
@@ -308,29 +313,9 @@ func (ts treeStore) applyDirs(owned plumbing.Hash, dirs map[string]*dirTree, mar
 		setEntry(root, ns, filemode.Dir, h)
 	}
 	// The kustomization.yaml of the owned directory lists every trench directory under it.
-	var listed []string
-	for _, ns := range root.Entries {
-		if ns.Mode != filemode.Dir {
-			continue
-		}
-		t, err := ts.tree(ns.Hash)
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		for _, tr := range t.Entries {
-			if tr.Mode != filemode.Dir {
-				continue
-			}
-			// A trench directory holds a kustomization.yaml; a nested operator's namespace
-			// directory does not, and is not listed.
-			ok, err := ts.holdsKustomization(tr.Hash)
-			if err != nil {
-				return plumbing.ZeroHash, err
-			}
-			if ok {
-				listed = append(listed, render.Dir(ns.Name, tr.Name))
-			}
-		}
+	listed, err := ts.kustomizedDirs(root)
+	if err != nil {
+		return plumbing.ZeroHash, err
 	}
 	kh, err := ts.putBlob(render.KustomizationFile(listed))
 	if err != nil {
@@ -343,4 +328,24 @@ func (ts treeStore) applyDirs(owned plumbing.Hash, dirs map[string]*dirTree, mar
 	}
 	setEntry(root, ProvenanceFile, filemode.Regular, mh)
 	return ts.putTree(root)
+}
+
+// kustomizedDirs lists the trench directories of the owned directory's tree: those that hold
+// a kustomization.yaml (a nested operator's namespace directory does not, and is not listed).
+func (ts treeStore) kustomizedDirs(root *object.Tree) ([]string, error) {
+	dirs, err := ts.trenchDirsOf(root)
+	if err != nil {
+		return nil, err
+	}
+	var listed []string
+	for dir, h := range dirs {
+		ok, err := ts.holdsKustomization(h)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			listed = append(listed, dir)
+		}
+	}
+	return listed, nil
 }

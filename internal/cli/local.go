@@ -42,17 +42,9 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 	}
 	defer os.RemoveAll(tmp)
 	gitMode := o.sink == "git"
-	var bare string
-	if gitMode && o.git.url == "" {
-		bare = filepath.Join(tmp, "fleet.git")
-		if err := initBare(bare, o.git.branch); err != nil {
-			return err
-		}
-		o.git.url = "file://" + bare
-		o.git.cloneDir = filepath.Join(tmp, "clone")
-		if o.git.path == "" {
-			o.git.path = localGitPath
-		}
+	bare, err := localRepository(&o, tmp)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "starting an embedded kube-apiserver and etcd (from bin/)...\n")
 	env, err := localapi.Start(localapi.Options{
@@ -96,15 +88,7 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 		return err
 	}
 	if o.apply != "" {
-		if err := applyDir(ctx, env, o.apply, o.namespace, stdout); err != nil {
-			return err
-		}
-		start := time.Now()
-		if err := waitSettled(ctx, env, o.namespace, bare, o.git.branch, applier); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "converged %s after the resources were created\n\n", time.Since(start).Round(time.Millisecond))
-		if err := report(ctx, stdout, env, o, bare, applier); err != nil {
+		if err := applyAndReport(ctx, stdout, env, o, bare, applier); err != nil {
 			return err
 		}
 	}
@@ -118,6 +102,38 @@ func runLocal(ctx context.Context, o runOptions, settings render.Settings, stdou
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping the operator, the Flux stand-in and the API server; removing", tmp)
 	return nil
+}
+
+// localRepository makes, in git mode without --git-url, a bare repository under tmp for the
+// operator to commit to (and sets the git options to it); it returns its path ("" otherwise).
+func localRepository(o *runOptions, tmp string) (string, error) {
+	if o.sink != "git" || o.git.url != "" {
+		return "", nil
+	}
+	bare := filepath.Join(tmp, "fleet.git")
+	if err := initBare(bare, o.git.branch); err != nil {
+		return "", err
+	}
+	o.git.url = "file://" + bare
+	o.git.cloneDir = filepath.Join(tmp, "clone")
+	if o.git.path == "" {
+		o.git.path = localGitPath
+	}
+	return bare, nil
+}
+
+// applyAndReport creates the resources of --apply, waits until they converge, and prints the
+// report.
+func applyAndReport(ctx context.Context, stdout io.Writer, env *localapi.Env, o runOptions, bare string, applier *demo.Applier) error {
+	if err := applyDir(ctx, env, o.apply, o.namespace, stdout); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := waitSettled(ctx, env, o.namespace, bare, o.git.branch, applier); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "converged %s after the resources were created\n\n", time.Since(start).Round(time.Millisecond))
+	return report(ctx, stdout, env, o, bare, applier)
 }
 
 func logDestination(o runOptions) string {

@@ -81,11 +81,23 @@ func Scheme() *runtime.Scheme { return scheme.New() }
 
 // Start starts etcd, kube-apiserver and a manager serving the webhooks.
 func Start(opts Options) (*Env, error) {
+	e, err := startControlPlane(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.startManager(opts); err != nil {
+		return nil, e.stopWith(err)
+	}
+	return e, nil
+}
+
+// startControlPlane starts etcd and the API server with the CRDs (and the webhook
+// configurations unless opts.NoWebhooks), and a client of it.
+func startControlPlane(opts Options) (*Env, error) {
 	assets, err := findAssets()
 	if err != nil {
 		return nil, err
 	}
-	scheme := Scheme()
 	var wh envtest.WebhookInstallOptions
 	if !opts.NoWebhooks {
 		if wh, err = webhookOptions(!opts.NoMutatingWebhook); err != nil {
@@ -100,7 +112,7 @@ func Start(opts Options) (*Env, error) {
 		BinaryAssetsDirectory:    assets,
 		CRDs:                     crds,
 		WebhookInstallOptions:    wh,
-		Scheme:                   scheme,
+		Scheme:                   Scheme(),
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
 	}
@@ -126,29 +138,34 @@ func Start(opts Options) (*Env, error) {
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}
 	e := &Env{Config: cfg, env: env, certDir: certDir, done: make(chan error, 1), KubeConfig: env.KubeConfig, WebhookCertDir: env.WebhookInstallOptions.LocalServingCertDir}
-	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+	if e.Client, err = client.New(cfg, client.Options{Scheme: env.Scheme}); err != nil {
 		return nil, e.stopWith(err)
 	}
+	return e, nil
+}
 
+// startManager starts a manager with the webhooks (unless opts.NoWebhooks) and what opts.Setup
+// adds, waits until it serves, and installs the admission policies.
+func (e *Env) startManager(opts Options) error {
+	wh := e.env.WebhookInstallOptions
 	mo := ctrl.Options{
-		Scheme:  scheme,
+		Scheme:  e.env.Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		WebhookServer: webhook.NewServer(webhook.Options{
-			Host:    env.WebhookInstallOptions.LocalServingHost,
-			Port:    env.WebhookInstallOptions.LocalServingPort,
-			CertDir: env.WebhookInstallOptions.LocalServingCertDir,
+			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
 		}),
 		HealthProbeBindAddress: "0",
 	}
 	if opts.ManagerOptions != nil {
 		opts.ManagerOptions(&mo)
 	}
-	mcfg := rest.CopyConfig(cfg)
+	mcfg := rest.CopyConfig(e.Config)
 	if opts.ManagerConfig != nil {
 		opts.ManagerConfig(mcfg)
 	}
+	var err error
 	if e.Manager, err = ctrl.NewManager(mcfg, mo); err != nil {
-		return nil, e.stopWith(err)
+		return err
 	}
 	if !opts.NoWebhooks {
 		set := render.DefaultSettings()
@@ -156,29 +173,26 @@ func Start(opts Options) (*Env, error) {
 			set = *opts.Settings
 		}
 		if err := webhooks.Setup(e.Manager, webhooks.Options{Mutating: !opts.NoMutatingWebhook, Settings: set}); err != nil {
-			return nil, e.stopWith(err)
+			return err
 		}
 	}
 	if opts.Setup != nil {
 		if err := opts.Setup(e.Manager); err != nil {
-			return nil, e.stopWith(err)
+			return err
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	go func() { e.done <- e.Manager.Start(ctx) }()
 	if !opts.NoWebhooks {
-		if err := waitForWebhooks(env.WebhookInstallOptions); err != nil {
-			return nil, e.stopWith(err)
+		if err := waitForWebhooks(wh); err != nil {
+			return err
 		}
 	}
 	if !e.Manager.GetCache().WaitForCacheSync(ctx) {
-		return nil, e.stopWith(fmt.Errorf("cache did not sync"))
+		return fmt.Errorf("cache did not sync")
 	}
-	if err := installPolicies(ctx, e.Client); err != nil {
-		return nil, e.stopWith(err)
-	}
-	return e, nil
+	return installPolicies(ctx, e.Client)
 }
 
 // waitForWebhooks waits until the webhook server accepts TLS connections.
