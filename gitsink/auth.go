@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
-	"golang.org/x/crypto/ssh"
 )
 
 // Credentials are what a Flux GitRepository secret holds, under the same key names.
@@ -24,16 +22,29 @@ type Credentials struct {
 	Identity []byte
 	// KnownHosts are the SSH host keys to trust (`known_hosts`); SSH needs them.
 	KnownHosts []byte
-	// CACert is a PEM CA bundle for HTTPS (`ca.crt`).
+	// CACert is a PEM CA bundle for HTTPS (`ca.crt`, else Flux's older `caFile`), trusted
+	// besides the system's.
 	CACert []byte
+	// TLSCert and TLSKey are the PEM client certificate and its key for HTTPS with mutual
+	// TLS (`tls.crt`, `tls.key`): both or neither.
+	TLSCert, TLSKey []byte
+	// Proxy is the URL of the HTTP(S) proxy (`proxy`, e.g. http://user:password@proxy:3128);
+	// empty: the environment's (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
+	Proxy string
 }
 
 // CredentialsFromSecret reads the keys of a Flux GitRepository secret.
 func CredentialsFromSecret(data map[string][]byte) *Credentials {
+	ca := data["ca.crt"]
+	if len(ca) == 0 {
+		ca = data["caFile"]
+	}
 	return &Credentials{
 		Username: string(data["username"]), Password: string(data["password"]),
 		BearerToken: string(data["bearerToken"]),
-		Identity:    data["identity"], KnownHosts: data["known_hosts"], CACert: data["ca.crt"],
+		Identity:    data["identity"], KnownHosts: data["known_hosts"], CACert: ca,
+		TLSCert: data["tls.crt"], TLSKey: data["tls.key"],
+		Proxy: strings.TrimSpace(string(data["proxy"])),
 	}
 }
 
@@ -47,7 +58,7 @@ func (c *Credentials) secrets() []string {
 		return nil
 	}
 	var out []string
-	for _, s := range []string{c.Password, c.BearerToken, string(c.Identity)} {
+	for _, s := range []string{c.Password, c.BearerToken, string(c.Identity), string(c.TLSKey), proxyPassword(c.Proxy)} {
 		if len(s) >= 4 {
 			out = append(out, s)
 		}
@@ -55,20 +66,20 @@ func (c *Credentials) secrets() []string {
 	return out
 }
 
-// authMethod turns credentials into go-git's authentication for the URL's scheme.
+// authMethod turns credentials into go-git's authentication for the URL's scheme. Over
+// HTTP(S) it also carries the TLS and proxy settings, for every request of a fetch or a push
+// (see httpAuth), with or without credentials.
 func (c *Credentials) authMethod(u *url.URL) (transport.AuthMethod, error) {
-	if c == nil {
-		return nil, nil
-	}
 	switch u.Scheme {
 	case "http", "https":
-		switch {
-		case c.BearerToken != "":
-			return &githttp.TokenAuth{Token: c.BearerToken}, nil
-		case c.Username != "" || c.Password != "":
-			return &githttp.BasicAuth{Username: c.Username, Password: c.Password}, nil
+		if c == nil {
+			c = &Credentials{}
 		}
+		return c.httpAuth()
 	case "ssh":
+		if c == nil {
+			return nil, nil
+		}
 		if len(c.Identity) == 0 {
 			return nil, errors.New("ssh needs an identity (private key) in the secret")
 		}
@@ -83,36 +94,19 @@ func (c *Credentials) authMethod(u *url.URL) (transport.AuthMethod, error) {
 		if len(c.KnownHosts) == 0 {
 			return nil, errors.New("ssh needs known_hosts in the secret: host keys are always checked")
 		}
-		cb, err := knownHostsCallback(c.KnownHosts)
+		port := u.Port()
+		if port == "" {
+			port = "22"
+		}
+		cb, algos, err := hostKeyCheck(c.KnownHosts, net.JoinHostPort(u.Hostname(), port))
 		if err != nil {
 			return nil, err
 		}
 		keys.HostKeyCallback = cb
+		keys.HostKeyAlgorithms = algos
 		return keys, nil
 	}
 	return nil, nil
-}
-
-// knownHostsCallback checks host keys against known_hosts content.
-func knownHostsCallback(data []byte) (ssh.HostKeyCallback, error) {
-	// The knownhosts package reads files only; the file is read once, here.
-	f, err := os.CreateTemp("", "known_hosts-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	cb, err := gitssh.NewKnownHostsCallback(f.Name())
-	if err != nil {
-		return nil, fmt.Errorf("read known_hosts: %w", err)
-	}
-	return cb, nil
 }
 
 // RedactURL returns a URL without its user info, fit for logs, events and errors.
