@@ -1,6 +1,7 @@
 package gitsink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
@@ -23,7 +25,7 @@ var errMoved = errors.New("the branch moved on the remote")
 // is O(repository); the commit was built knowing which objects are new. A fast-forward
 // (force false) is only sent when the remote branch is still at parent, and the server applies
 // it only if the branch has not moved since (the old value of the update command).
-func (r *Repository) sendPack(ctx context.Context, auth transport.AuthMethod, ca []byte, branch string, parent, commit plumbing.Hash, objects []plumbing.Hash, force bool) error {
+func (r *Repository) sendPack(ctx context.Context, auth transport.AuthMethod, ca []byte, branch string, parent, commit plumbing.Hash, pack []byte, force bool) error {
 	ep, err := transport.NewEndpoint(r.url)
 	if err != nil {
 		return err
@@ -65,29 +67,26 @@ func (r *Repository) sendPack(ctx context.Context, auth transport.AuthMethod, ca
 		req.Capabilities.Set(capability.Sideband)
 		req.Progress = &remote
 	}
-	rd, wr := io.Pipe()
-	req.Packfile = rd
-	done := make(chan error, 1)
-	go func() {
-		enc := packfile.NewEncoder(wr, r.repo.Storer, !ar.Capabilities.Supports(capability.OFSDelta))
-		if _, err := enc.Encode(objects, 10); err != nil {
-			done <- wr.CloseWithError(err)
-			return
-		}
-		done <- wr.Close()
-	}()
+	req.Packfile = io.NopCloser(bytes.NewReader(pack))
 	rs, err := sess.ReceivePack(ctx, req)
 	if err != nil {
-		_ = rd.Close()
 		return remote.wrap(err)
-	}
-	if err := <-done; err != nil {
-		return fmt.Errorf("write the pack: %w", err)
 	}
 	if rs != nil {
 		return remote.wrap(rs.Error())
 	}
 	return nil
+}
+
+// encodePack encodes the objects a push sends, from the local clone: before the push, so that
+// the push reads nothing of the clone while others read it. Deltas refer to their bases by
+// hash (every receive-pack takes those).
+func encodePack(store storer.EncodedObjectStorer, objects []plumbing.Hash) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := packfile.NewEncoder(&buf, store, true).Encode(objects, 10); err != nil {
+		return nil, fmt.Errorf("write the pack: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // remoteMessages keeps what the server said on the progress band (its last 1 kB).

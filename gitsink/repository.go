@@ -48,9 +48,13 @@ type Repository struct {
 	backoff    time.Duration
 	timeout    time.Duration
 
-	mu     sync.Mutex
-	repo   *git.Repository
-	synced bool
+	// writeMu serialises the exchanges with the remote (writes, polls, the first sync); mu
+	// guards the clone and the fields below, and is held only for local work, never over the
+	// network of a push, so that reconciles reading the clone do not wait for one.
+	writeMu sync.Mutex
+	mu      sync.Mutex
+	repo    *git.Repository
+	synced  bool
 	// tip and pushTip are the remote heads of branch and pushBranch as last seen (zero when
 	// the branch does not exist).
 	tip, pushTip plumbing.Hash
@@ -208,9 +212,17 @@ func (r *Repository) reset() error {
 }
 
 // refresh reads the remote heads and fetches what is not local yet; an unmoved head costs
-// one round trip and no fetch.
+// one round trip and no fetch. The caller holds writeMu, not mu: the clone is locked only while
+// a fetch writes to it.
 func (r *Repository) refresh(ctx context.Context) error {
-	if err := r.open(); err != nil {
+	r.mu.Lock()
+	err := r.open()
+	var rem *git.Remote
+	if err == nil {
+		rem, err = r.repo.Remote("origin")
+	}
+	r.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	auth, ca, secrets, err := r.credentials(ctx)
@@ -219,11 +231,9 @@ func (r *Repository) refresh(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	rem, err := r.repo.Remote("origin")
-	if err != nil {
-		return err
-	}
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth, CABundle: ca})
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		r.tip, r.pushTip, r.synced = plumbing.ZeroHash, plumbing.ZeroHash, true
 		return nil
@@ -266,13 +276,17 @@ func (r *Repository) hasCommit(h plumbing.Hash) bool {
 // Sync makes sure the clone knows the remote heads; it fetches only once, later writes fetch
 // when a push is rejected.
 func (r *Repository) Sync(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
 	return r.syncLocked(ctx)
 }
 
+// syncLocked is Sync for a caller holding writeMu.
 func (r *Repository) syncLocked(ctx context.Context) error {
-	if r.synced {
+	r.mu.Lock()
+	synced := r.synced
+	r.mu.Unlock()
+	if synced {
 		return nil
 	}
 	return r.refresh(ctx)
@@ -280,11 +294,13 @@ func (r *Repository) syncLocked(ctx context.Context) error {
 
 // Poll reads the remote heads, fetching what moved, and returns what the target branch holds.
 func (r *Repository) Poll(ctx context.Context) (State, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
 	if err := r.refresh(ctx); err != nil {
 		return State{}, err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return r.stateLocked()
 }
 
@@ -298,26 +314,36 @@ type State struct {
 
 // State reads what the target branch holds, as last seen.
 func (r *Repository) State(ctx context.Context) (State, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
 	if err := r.syncLocked(ctx); err != nil {
 		return State{}, err
 	}
-	st, err := r.stateLocked()
+	st, err := r.lockedState()
 	if err != nil {
 		// Local objects that cannot be read: start from a fresh clone, once.
 		if err := r.recover(ctx); err != nil {
 			return State{}, err
 		}
-		st, err = r.stateLocked()
+		st, err = r.lockedState()
 	}
 	return st, err
 }
 
+// lockedState is stateLocked under mu.
+func (r *Repository) lockedState() (State, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stateLocked()
+}
+
 // recover replaces a local clone whose objects cannot be read (a process killed mid-write)
-// with a fresh one from the remote, which has everything.
+// with a fresh one from the remote, which has everything. The caller holds writeMu, not mu.
 func (r *Repository) recover(ctx context.Context) error {
-	if err := r.reset(); err != nil {
+	r.mu.Lock()
+	err := r.reset()
+	r.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("gitsink: remove unusable clone %s: %w", r.dir, err)
 	}
 	return r.refresh(ctx)
@@ -375,8 +401,8 @@ type Result struct {
 // left as they are), commits with message if that changes the tree, and pushes. A rejected
 // push is fetched, rebuilt on the new tip and tried again with backoff.
 func (r *Repository) Write(ctx context.Context, message string, dirs map[string]*dirTree) (Result, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
 	// The key is read once per write: its rebuilds after a rejected push are signed with it too.
 	signer, err := r.signerNow(ctx)
 	if err != nil {
@@ -402,7 +428,7 @@ func (r *Repository) Write(ctx context.Context, message string, dirs map[string]
 		} else if err := r.syncLocked(ctx); err != nil {
 			return Result{}, err
 		}
-		b, err := r.commit(message, dirs, signer)
+		b, err := r.lockedCommit(message, dirs, signer)
 		if delivery.ReasonOf(err, "") == ReasonSigningFailed {
 			return Result{}, err
 		}
@@ -412,7 +438,7 @@ func (r *Repository) Write(ctx context.Context, message string, dirs map[string]
 			if err := r.recover(ctx); err != nil {
 				return Result{}, err
 			}
-			b, err = r.commit(message, dirs, signer)
+			b, err = r.lockedCommit(message, dirs, signer)
 		}
 		if delivery.ReasonOf(err, "") == ReasonSigningFailed {
 			return Result{}, err
@@ -421,7 +447,7 @@ func (r *Repository) Write(ctx context.Context, message string, dirs map[string]
 			return Result{}, fmt.Errorf("gitsink: build the commit: %w", err)
 		}
 		if b.commit.IsZero() {
-			st, err := r.stateLocked()
+			st, err := r.lockedState()
 			return Result{State: st, Attempts: attempt}, err
 		}
 		failpoint.Crash(failpoint.GitBeforePush)
@@ -433,21 +459,36 @@ func (r *Repository) Write(ctx context.Context, message string, dirs map[string]
 			lastErr = err
 			continue
 		}
-		st, err := r.stateLocked()
+		st, err := r.lockedState()
 		return Result{Commit: b.commit, State: st, Attempts: attempt}, err
 	}
 	return Result{}, fmt.Errorf("gitsink: push to %s failed after %d attempts: %w", r.Target(), r.attempts, lastErr)
 }
 
-// built is a commit made locally, with its parent and the objects a push must send.
+// built is a commit made locally, with its parent and the pack of the objects a push must
+// send.
 type built struct {
 	commit, parent plumbing.Hash
-	objects        []plumbing.Hash
+	pack           []byte
 }
 
-// commit builds the commit of dirs on the current tip, signed by signer unless it is nil;
-// zero when the tree would not change.
-func (r *Repository) commit(message string, dirs map[string]*dirTree, signer git.Signer) (built, error) {
+// lockedCommit is commit under mu, with the pack encoded: the push that follows reads nothing
+// of the clone.
+func (r *Repository) lockedCommit(message string, dirs map[string]*dirTree, signer git.Signer) (built, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, objects, err := r.commit(message, dirs, signer)
+	if err != nil || b.commit.IsZero() {
+		return b, err
+	}
+	b.pack, err = encodePack(r.repo.Storer, objects)
+	return b, err
+}
+
+// commit builds the commit of dirs on the current tip, signed by signer unless it is nil, and
+// returns it with the objects a push must send; zero when the tree would not change. The
+// caller holds mu.
+func (r *Repository) commit(message string, dirs map[string]*dirTree, signer git.Signer) (built, []plumbing.Hash, error) {
 	var objects []plumbing.Hash
 	if r.listed == nil || len(r.listed) > 100000 {
 		r.listed = map[plumbing.Hash]bool{}
@@ -456,42 +497,42 @@ func (r *Repository) commit(message string, dirs map[string]*dirTree, signer git
 	parent := r.tip
 	parentRoot, err := r.rootTree(parent)
 	if err != nil {
-		return built{}, err
+		return built{}, nil, err
 	}
 	ownedBase, err := ts.subtree(parentRoot, r.path)
 	if err != nil {
-		return built{}, err
+		return built{}, nil, err
 	}
 	if r.pushBranch != "" && !r.pushTip.IsZero() {
 		// The push branch carries our earlier changes: build on it while it still stands on
 		// the target branch's tip, else rebuild it there, keeping our directory from it.
 		onTip, err := r.isAncestor(r.tip, r.pushTip)
 		if err != nil {
-			return built{}, err
+			return built{}, nil, err
 		}
 		pushRoot, err := r.rootTree(r.pushTip)
 		if err != nil {
-			return built{}, err
+			return built{}, nil, err
 		}
 		if onTip {
 			parent, parentRoot = r.pushTip, pushRoot
 			if ownedBase, err = ts.subtree(pushRoot, r.path); err != nil {
-				return built{}, err
+				return built{}, nil, err
 			}
 		} else if dirs, err = r.carryOver(ts, ownedBase, pushRoot, dirs); err != nil {
-			return built{}, err
+			return built{}, nil, err
 		}
 	}
 	owned, err := ts.applyDirs(ownedBase, dirs, rootMarker(r.path))
 	if err != nil {
-		return built{}, err
+		return built{}, nil, err
 	}
 	root, err := ts.replaceSubtree(parentRoot, r.path, owned)
 	if err != nil {
-		return built{}, err
+		return built{}, nil, err
 	}
 	if root == parentRoot {
-		return built{}, nil
+		return built{}, nil, nil
 	}
 	sig := r.author
 	sig.When = r.clock()
@@ -501,17 +542,17 @@ func (r *Repository) commit(message string, dirs map[string]*dirTree, signer git
 	}
 	if signer != nil {
 		if err := sign(c, signer); err != nil {
-			return built{}, err
+			return built{}, nil, err
 		}
 	}
 	o := r.repo.Storer.NewEncodedObject()
 	if err := c.Encode(o); err != nil {
-		return built{}, err
+		return built{}, nil, err
 	}
 	h, err := r.repo.Storer.SetEncodedObject(o)
 	slices.SortFunc(objects, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
 	objects = slices.Compact(objects)
-	return built{commit: h, parent: parent, objects: append(objects, h)}, err
+	return built{commit: h, parent: parent}, append(objects, h), err
 }
 
 // carryOver adds to dirs the trench directories in which the push branch differs from the
@@ -573,9 +614,11 @@ func (r *Repository) push(ctx context.Context, b built) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	// The push branch is the operator's own: it is rebuilt, so it may be force-pushed.
-	if err := r.sendPack(ctx, auth, ca, target, b.parent, b.commit, b.objects, r.pushBranch != ""); err != nil {
+	if err := r.sendPack(ctx, auth, ca, target, b.parent, b.commit, b.pack, r.pushBranch != ""); err != nil {
 		return classify("push to "+target, sanitize(err, secrets))
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	// A local branch at the pushed commit, for anyone who looks into the clone.
 	_ = r.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName(target), b.commit))
 	if r.pushBranch != "" {
