@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -202,12 +203,4 @@ func secretReader(mgr ctrl.Manager, o runOptions, name string) func(context.Cont
 }
 
 // secretNamespace is the operator's own namespace, where --git-secret lives.
-func secretNamespace(o runOptions) string {
-	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
-		return ns
-	}
-	if o.namespace != "" {
-		return o.namespace
-	}
-	return "default"
-}
+func secretNamespace(o runOptions) string { return cmp.Or(ownNamespace(), o.namespace, "default") }
