@@ -11,6 +11,8 @@ help: ## Show the targets.
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 IMAGE ?= meridio-operator:latest
+# The reference operator's name for the image of make deploy.
+IMG ?= $(IMAGE)
 LDFLAGS := -X github.com/meridio-operator/meridio-operator/internal/cli.Version=$(VERSION)
 
 .PHONY: build
@@ -77,3 +79,27 @@ MODE ?= git
 .PHONY: run
 run: build apiserver ## The GitOps loop on an embedded API server with examples/ (MODE=cluster: cluster mode).
 	$(BIN)/meridio-operator run --local --sink=$(MODE) --apply examples $(RUN_ARGS)
+
+# Deployment to the cluster of the current kubeconfig, from the kustomize bases of config/
+# (built by the binary with the kustomize library): the reference operator's parameters.
+NAMESPACE ?= meridio-operator-system
+ENABLE_MUTATING_WEBHOOK ?= true
+SINK ?= cluster
+DEPLOY_ARGS = --namespace=$(NAMESPACE) --image=$(IMG) --enable-mutating-webhook=$(ENABLE_MUTATING_WEBHOOK) --sink=$(SINK) \
+	$(if $(GIT_URL),--git-url=$(GIT_URL)) $(if $(GIT_BRANCH),--git-branch=$(GIT_BRANCH)) $(if $(GIT_PATH),--git-path=$(GIT_PATH))
+
+.PHONY: deploy undeploy install uninstall print-manifests
+deploy: build ## Deploy the operator (NAMESPACE, IMG, ENABLE_MUTATING_WEBHOOK, SINK=cluster|git, GIT_URL, GIT_BRANCH, GIT_PATH) to the current kubeconfig's cluster.
+	$(BIN)/meridio-operator deploy $(DEPLOY_ARGS)
+
+undeploy: build ## Delete what make deploy applied (the same parameters).
+	$(BIN)/meridio-operator deploy $(DEPLOY_ARGS) --delete
+
+install: build ## Install the CRDs only.
+	$(BIN)/meridio-operator deploy --crds-only
+
+uninstall: build ## Delete the CRDs (and with them every Meridio resource).
+	$(BIN)/meridio-operator deploy --crds-only --delete
+
+print-manifests: build ## Print what make deploy would apply (the same parameters).
+	@$(BIN)/meridio-operator deploy $(DEPLOY_ARGS) --print

@@ -1,5 +1,6 @@
 // Package config embeds the generated CRDs and webhook configurations, so that the binary can
-// install them into an embedded API server (`run --local`) without the source tree.
+// install them into an embedded API server (`run --local`) without the source tree, and the
+// kustomize bases, so that `meridio-operator deploy` builds them without it either.
 package config
 
 import "embed"
@@ -8,3 +9,8 @@ import "embed"
 //
 //go:embed crd/bases/*.yaml webhook/manifests.yaml policy/*.yaml
 var Manifests embed.FS
+
+// Bases holds every kustomize directory of config/.
+//
+//go:embed certmanager crd default git git-verify manager metrics-auth no-mutating-webhook policy rbac webhook
+var Bases embed.FS

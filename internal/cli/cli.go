@@ -13,6 +13,7 @@ commands:
   render   render the workloads of Meridio custom resources offline
   template-message
            print the commit message git mode writes for a change, offline (try a --git-commit-template)
+  deploy   install the operator into the cluster of the current kubeconfig (make deploy)
   version  print the version
 
 Run 'meridio-operator <command> -h' for the flags of a command.
@@ -34,6 +35,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return renderCommand(args[1:], stdin, stdout, stderr)
 	case "template-message":
 		return templateMessageCommand(args[1:], stdin, stdout, stderr)
+	case "deploy":
+		return deployCommand(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 		return 0

@@ -24,10 +24,12 @@ import (
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
-var env *localapi.Env
+// env serves the dry runs; deployEnv, an API server of its own, the deployments that are
+// undone (CRDs included).
+var env, deployEnv *localapi.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error { env = e[0]; return nil }, localapi.Options{}))
+	os.Exit(testutil.Run(m, func(e ...*localapi.Env) error { env, deployEnv = e[0], e[1]; return nil }, localapi.Options{}, localapi.Options{NoWebhooks: true}))
 }
 
 // build runs kustomize on a directory of config/.
@@ -65,15 +67,18 @@ func stubCRD(plural, kind string) *apiextensionsv1.CustomResourceDefinition {
 }
 
 // installCertManagerStubs installs the cert-manager CRDs the bases use (once per API server).
-func installCertManagerStubs(t *testing.T) {
+func installCertManagerStubs(t *testing.T) { installCertManagerStubsOn(t, env.Client) }
+
+// installCertManagerStubsOn installs the stubs through c.
+func installCertManagerStubsOn(t *testing.T, c client.Client) {
 	t.Helper()
 	ctx := context.Background()
 	for _, crd := range []*apiextensionsv1.CustomResourceDefinition{stubCRD("certificates", "Certificate"), stubCRD("issuers", "Issuer")} {
-		require.NoError(t, client.IgnoreAlreadyExists(env.Client.Create(ctx, crd)))
+		require.NoError(t, client.IgnoreAlreadyExists(c.Create(ctx, crd)))
 	}
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		_, err := env.Client.RESTMapper().RESTMapping(schemaGK("cert-manager.io", "Issuer"))
-		assert.NoError(c, err)
+	require.EventuallyWithT(t, func(col *assert.CollectT) {
+		_, err := c.RESTMapper().RESTMapping(schemaGK("cert-manager.io", "Issuer"))
+		assert.NoError(col, err)
 	}, timeout, tick)
 }
 
