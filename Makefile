@@ -103,3 +103,7 @@ uninstall: build ## Delete the CRDs (and with them every Meridio resource).
 
 print-manifests: build ## Print what make deploy would apply (the same parameters).
 	@$(BIN)/meridio-operator deploy $(DEPLOY_ARGS) --print
+
+.PHONY: e2e
+e2e: ## Run the behaviour suite against the operator deployed in the current kubeconfig's cluster (NAMESPACE; git mode: E2E_GIT_URL, E2E_GIT_PATH).
+	E2E=1 NAMESPACE=$(NAMESPACE) E2E_GIT_URL=$(E2E_GIT_URL) E2E_GIT_PATH=$(E2E_GIT_PATH) go test ./test/e2e -count=1 -v $(GO_TEST_ARGS)

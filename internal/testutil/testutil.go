@@ -106,6 +106,9 @@ func GitOutput(dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// GitCommand is git with args in dir, with a fixed identity and no prompts.
+func GitCommand(dir string, args ...string) *exec.Cmd { return gitCmd(dir, args...) }
+
 func gitCmd(dir string, args ...string) *exec.Cmd {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
