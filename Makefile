@@ -107,3 +107,7 @@ print-manifests: build ## Print what make deploy would apply (the same parameter
 .PHONY: e2e
 e2e: ## Run the behaviour suite against the operator deployed in the current kubeconfig's cluster (NAMESPACE; git mode: E2E_GIT_URL, E2E_GIT_PATH).
 	E2E=1 NAMESPACE=$(NAMESPACE) E2E_GIT_URL=$(E2E_GIT_URL) E2E_GIT_PATH=$(E2E_GIT_PATH) go test ./test/e2e -count=1 -v $(GO_TEST_ARGS)
+
+.PHONY: chart
+chart: ## Regenerate the Helm chart charts/meridio-operator from config/ (make test fails when it is stale).
+	go test ./internal/deploy -run Test_chartUpToDate -count=1 -update
