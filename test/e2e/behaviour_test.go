@@ -42,9 +42,9 @@ func workloads(t require.TestingT, trench string) map[string][]string {
 			data, err := os.ReadFile(path.Join(dir, gitPath, ns, trench, e.Name()))
 			require.NoError(t, err)
 			var obj struct {
-				Kind     string `json:"kind"`
+				Kind     string                `json:"kind"`
 				Metadata struct{ Name string } `json:"metadata"`
-				Data     map[string]string `json:"data"`
+				Data     map[string]string     `json:"data"`
 			}
 			require.NoError(t, yaml.Unmarshal(data, &obj))
 			out[obj.Kind] = append(out[obj.Kind], obj.Metadata.Name)
@@ -123,7 +123,9 @@ func eventually(t *testing.T, cond func(c *assert.CollectT), msg string) {
 func objectMeta(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
 
 // trenchName is unique per run, so that the suite can run again on the same cluster.
-func trenchName(base string) string { return fmt.Sprintf("%s-%d", base, time.Now().UnixNano()%1_000_000) }
+func trenchName(base string) string {
+	return fmt.Sprintf("%s-%d", base, time.Now().UnixNano()%1_000_000)
+}
 
 // Test_trenchLifecycle (the reference's e2e: a trench and its resources render the workload
 // set; a Flow edit reaches the ConfigMap; deleting the attractor prunes its workloads; deleting
