@@ -83,8 +83,12 @@ type Config struct {
 	APIURL string
 	// Token authenticates the calls; it is read before each call, so a rotated one is used.
 	Token func(ctx context.Context) (string, error)
-	// CACert is a PEM CA bundle for the API (nil: the system's).
+	// CACert is a PEM CA bundle for the API (nil: the system's); ignored with Transport.
 	CACert []byte
+	// Transport makes the API calls (nil: one of CACert, through the proxy of the
+	// environment); the git sink gives the one of its credentials (CA, client certificate,
+	// proxy), so that the API is reached the way the Git remote is.
+	Transport http.RoundTripper
 	// MaxWait bounds how long a rate-limited call waits before it is retried (default 1 min).
 	MaxWait time.Duration
 }
@@ -126,13 +130,13 @@ func New(cfg Config) (Client, error) {
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = time.Minute
 	}
-	hc := &http.Client{Timeout: 30 * time.Second}
-	if len(cfg.CACert) > 0 {
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: cfg.Transport}
+	if cfg.Transport == nil && len(cfg.CACert) > 0 {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(cfg.CACert) {
 			return nil, errors.New("forge: ca.crt holds no PEM certificate")
 		}
-		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Proxy: http.ProxyFromEnvironment}
 	}
 	scheme := "https"
 	if u.Scheme == "http" {

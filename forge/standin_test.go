@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,4 +276,28 @@ func TestNew(t *testing.T) {
 	assert.ErrorContains(t, err, "names no owner/repository")
 	_, err = New(Config{Kind: "bitbucket", RepoURL: "https://x.example/a/b.git"})
 	assert.ErrorContains(t, err, `forge "bitbucket": want github, gitlab or gitea`)
+}
+
+// countingTransport counts the calls it carries.
+type countingTransport struct{ n atomic.Int32 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestTransport: with Config.Transport (the git sink's, with its CA, client certificate and
+// proxy), every API call goes through it, the forge of each kind alike.
+func TestTransport(t *testing.T) {
+	token := func(context.Context) (string, error) { return "t0ken", nil }
+	for kind, routes := range map[string]func(*standIn, http.ResponseWriter, *http.Request, map[string]any){GitHub: githubRoutes, GitLab: gitlabRoutes} {
+		s := newStandIn(t, routes)
+		tr := &countingTransport{}
+		cfg := Config{Kind: kind, RepoURL: map[string]string{GitHub: "https://github.example/acme/fleet.git", GitLab: "https://gitlab.example/group/sub/fleet.git"}[kind], APIURL: s.URL + map[string]string{GitHub: "/api/v3/", GitLab: "/api/v4"}[kind], Token: token, Transport: tr}
+		c, err := New(cfg)
+		require.NoError(t, err)
+		require.NoError(t, c.SetStatus(context.Background(), "0123abcd", Status{Context: "meridio/ns/t", State: "pending", Description: "d"}))
+		assert.Equal(t, int32(len(s.take())), tr.n.Load(), "%s: every request went through the transport", kind)
+		assert.Positive(t, tr.n.Load(), kind)
+	}
 }

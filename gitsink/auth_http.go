@@ -134,8 +134,20 @@ func (c *Credentials) httpAuth() (*httpAuth, error) {
 // new connections, for each session with a CA bundle).
 type httpConn struct {
 	ca     []byte
-	client transport.Transport // go-git's HTTP client over tr
+	client transport.Transport // go-git's HTTP client over rt
+	rt     http.RoundTripper   // tr, with errors that say what failed
 	tr     *http.Transport
+}
+
+// HTTPTransport returns the HTTP transport of the credentials' connection settings (ca.crt,
+// tls.crt/tls.key, proxy, else the proxy environment), the one git's own exchanges use: a
+// forge's API is reached the way its Git remote is.
+func (c *Credentials) HTTPTransport() (http.RoundTripper, error) {
+	conn, err := httpConns.get(c)
+	if err != nil {
+		return nil, err
+	}
+	return conn.rt, nil
 }
 
 // httpConns keeps the clients of the last few connection settings (a rotated secret makes
@@ -243,7 +255,7 @@ func newHTTPConn(c *Credentials) (*httpConn, error) {
 		return &proxyError{proxy: redactedURL(proxy), source: source, target: req.Host, status: res.Status}
 	}
 	rt := &explainingTransport{tr: tr, clientCert: cfg.GetClientCertificate != nil, proxySource: source}
-	return &httpConn{ca: c.CACert, client: githttp.NewClient(&http.Client{Transport: rt}), tr: tr}, nil
+	return &httpConn{ca: c.CACert, client: githttp.NewClient(&http.Client{Transport: rt}), rt: rt, tr: tr}, nil
 }
 
 // parseProxy reads the proxy URL of the secret: http, https or socks5; without a scheme,

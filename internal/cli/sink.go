@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -168,6 +169,7 @@ func (o *runOptions) newForge(mgr ctrl.Manager, kind string) (forge.Client, erro
 	cfg := forge.Config{Kind: kind, RepoURL: gitsink.RedactURL(o.git.url), APIURL: o.git.forgeAPI}
 	if o.git.secret != "" {
 		read := secretReader(mgr, *o, o.git.secret)
+		cfg.Transport = secretTransport{read: read}
 		cfg.Token = func(ctx context.Context) (string, error) {
 			data, err := read(ctx)
 			if err != nil {
@@ -185,6 +187,27 @@ func (o *runOptions) newForge(mgr ctrl.Manager, kind string) (forge.Client, erro
 		}
 	}
 	return forge.New(cfg)
+}
+
+// secretTransport makes each forge API call through the HTTP transport of the Git Secret's
+// connection settings as they are at the call (ca.crt, tls.crt/tls.key, proxy).
+type secretTransport struct {
+	read func(context.Context) (map[string][]byte, error)
+}
+
+func (t secretTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	data, err := t.read(r.Context())
+	var rt http.RoundTripper
+	if err == nil {
+		rt, err = gitsink.CredentialsFromSecret(data).HTTPTransport()
+	}
+	if err != nil {
+		if r.Body != nil {
+			_ = r.Body.Close() // as a RoundTripper must, even when it fails
+		}
+		return nil, fmt.Errorf("git secret: %w", err)
+	}
+	return rt.RoundTrip(r)
 }
 
 // secretReader reads the data of a Secret of the operator's namespace, at each call (so that a
