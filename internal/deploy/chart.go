@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -17,7 +18,9 @@ const (
 	baseGitURL    = "https://github.com/example/fleet.git"
 	baseGitBranch = "--git-branch=main"
 	baseGitPath   = "--git-path=clusters/prod"
-	mutatingEnv   = "- name: ENABLE_MUTATING_WEBHOOK\n  value: \"true\"\n"
+	// mutatingValue stands for the value of ENABLE_MUTATING_WEBHOOK while an object is
+	// marshalled ("true" is no text to replace).
+	mutatingValue = "meridio-chart-mutating-webhook"
 )
 
 // Chart generates the files of the Helm chart (paths relative to ChartDir) from the same
@@ -51,12 +54,12 @@ func Chart(version string) (map[string][]byte, error) {
 	}
 	for i, k := range order {
 		c, g := bySink["cluster"][k], bySink["git"][k]
-		if (c != nil && c.GetKind() == "CustomResourceDefinition") || (g != nil && g.GetKind() == "CustomResourceDefinition") {
-			data, err := yaml.Marshal(c.Object)
+		if crd := cmp.Or(c, g); crd.GetKind() == "CustomResourceDefinition" {
+			data, err := yaml.Marshal(crd.Object)
 			if err != nil {
 				return nil, err
 			}
-			files["crds/"+c.GetName()+".yaml"] = data
+			files["crds/"+crd.GetName()+".yaml"] = data
 			continue
 		}
 		var parts []string
@@ -86,6 +89,12 @@ func Chart(version string) (map[string][]byte, error) {
 
 // template is an object's YAML with its values templated, rendered only for sink ("" for both).
 func template(o *unstructured.Unstructured, sink string) (string, error) {
+	if o.GetKind() == "Deployment" {
+		o = o.DeepCopy()
+		if err := configure(o, Options{}, map[string]string{"ENABLE_MUTATING_WEBHOOK": mutatingValue}); err != nil {
+			return "", err
+		}
+	}
 	data, err := yaml.Marshal(o.Object)
 	if err != nil {
 		return "", err
@@ -93,7 +102,7 @@ func template(o *unstructured.Unstructured, sink string) (string, error) {
 	s := string(data)
 	s = strings.ReplaceAll(s, baseNamespace, "{{ .Release.Namespace }}")
 	s = strings.ReplaceAll(s, "image: "+baseImage, "image: {{ .Values.image | quote }}")
-	s = replaceIndented(s, mutatingEnv, "- name: ENABLE_MUTATING_WEBHOOK\n  value: {{ .Values.mutatingWebhook | toString | quote }}\n")
+	s = strings.ReplaceAll(s, "value: "+mutatingValue, "value: {{ .Values.mutatingWebhook | toString | quote }}")
 	s = strings.ReplaceAll(s, "value: "+baseGitURL, "value: {{ .Values.git.url | quote }}")
 	s = strings.ReplaceAll(s, baseGitBranch, "--git-branch={{ .Values.git.branch }}")
 	s = strings.ReplaceAll(s, baseGitPath, "--git-path={{ .Values.git.path }}")
@@ -115,31 +124,6 @@ func template(o *unstructured.Unstructured, sink string) (string, error) {
 		cond = "and " + strings.Join(conds, " ")
 	}
 	return "{{- if " + cond + " }}\n" + s + "{{- end }}\n", nil
-}
-
-// replaceIndented replaces old by new at any indentation (YAML of nested lists).
-func replaceIndented(s, old, new string) string {
-	lines := strings.SplitAfter(old, "\n")
-	first := strings.TrimSpace(lines[0])
-	out := s
-	for _, line := range strings.SplitAfter(s, "\n") {
-		if strings.TrimSpace(line) != first {
-			continue
-		}
-		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
-		out = strings.ReplaceAll(out, indentLines(old, indent), indentLines(new, indent))
-	}
-	return out
-}
-
-func indentLines(s, indent string) string {
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(s, "\n") {
-		if l != "" {
-			b.WriteString(indent + l)
-		}
-	}
-	return b.String()
 }
 
 func index(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -96,7 +97,14 @@ func Manifests(opts Options) ([]*unstructured.Unstructured, error) {
 			u.SetNamespace("")
 		}
 		if u.GetKind() == "Deployment" {
-			if err := configure(u, opts); err != nil {
+			env := map[string]string{}
+			if opts.NoMutatingWebhook {
+				env["ENABLE_MUTATING_WEBHOOK"] = "false"
+			}
+			if opts.GitURL != "" {
+				env["GIT_URL"] = opts.GitURL
+			}
+			if err := configure(u, opts, env); err != nil {
 				return nil, err
 			}
 		}
@@ -133,8 +141,9 @@ func build(base string) ([]byte, error) {
 	return res.AsYaml()
 }
 
-// configure sets the image, the mutating webhook switch and the git settings of the manager.
-func configure(d *unstructured.Unstructured, opts Options) error {
+// configure sets the image, the environment variables of env and the git branch and path of
+// the manager.
+func configure(d *unstructured.Unstructured, opts Options, env map[string]string) error {
 	containers, _, err := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
 	if err != nil || len(containers) == 0 {
 		return fmt.Errorf("deployment %s: no containers", d.GetName())
@@ -143,23 +152,16 @@ func configure(d *unstructured.Unstructured, opts Options) error {
 	if opts.Image != "" {
 		c["image"] = opts.Image
 	}
-	env, _ := c["env"].([]any)
-	setEnv := func(name, value string) {
-		for _, e := range env {
-			if m := e.(map[string]any); m["name"] == name {
-				m["value"] = value
-				return
-			}
+	vars, _ := c["env"].([]any)
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		i := slices.IndexFunc(vars, func(e any) bool { return e.(map[string]any)["name"] == name })
+		if i < 0 {
+			vars = append(vars, map[string]any{"name": name})
+			i = len(vars) - 1
 		}
-		env = append(env, map[string]any{"name": name, "value": value})
+		vars[i].(map[string]any)["value"] = env[name]
 	}
-	if opts.NoMutatingWebhook {
-		setEnv("ENABLE_MUTATING_WEBHOOK", "false")
-	}
-	if opts.GitURL != "" {
-		setEnv("GIT_URL", opts.GitURL)
-	}
-	c["env"] = env
+	c["env"] = vars
 	args, _ := c["args"].([]any)
 	for i, a := range args {
 		s, _ := a.(string)
