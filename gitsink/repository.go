@@ -299,9 +299,7 @@ func (r *Repository) Poll(ctx context.Context) (State, error) {
 	if err := r.refresh(ctx); err != nil {
 		return State{}, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stateLocked()
+	return r.lockedState()
 }
 
 // State is what the target branch holds.
