@@ -256,7 +256,10 @@ func Print(objs []*unstructured.Unstructured) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// waitEstablished waits until the API server serves the kinds of a CustomResourceDefinition.
+// waitEstablished waits until the API server serves the kinds of a CustomResourceDefinition:
+// it is Established and a list of its kind works. (An applied change makes the API server
+// start the kind's storage again; a deletion meanwhile would wait on its finalizer, which
+// cannot list the instances, for as long as its backoff says.)
 func waitEstablished(ctx context.Context, c client.Client, name string) error {
 	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		crd := &unstructured.Unstructured{}
@@ -265,12 +268,27 @@ func waitEstablished(ctx context.Context, c client.Client, name string) error {
 		if err := c.Get(ctx, client.ObjectKey{Name: name}, crd); err != nil {
 			return false, client.IgnoreNotFound(err)
 		}
+		established := false
 		conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
 		for _, cond := range conds {
 			if m, ok := cond.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
-				return true, nil
+				established = true
 			}
 		}
-		return false, nil
+		if !established {
+			return false, nil
+		}
+		group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+		versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+		for _, v := range versions {
+			if m, ok := v.(map[string]any); ok && m["storage"] == true {
+				list := &unstructured.UnstructuredList{}
+				list.SetAPIVersion(group + "/" + m["name"].(string))
+				list.SetKind(kind + "List")
+				return c.List(ctx, list, client.Limit(1)) == nil, nil
+			}
+		}
+		return true, nil
 	})
 }
