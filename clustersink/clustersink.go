@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 	"github.com/meridio-operator/meridio-operator/delivery"
@@ -37,8 +38,11 @@ import (
 const IndexTrench = "meridio.trench"
 
 // New returns a sink for the manager's cluster, which indexes the cache by IndexTrench.
+// The sink's memo is reported as meridio_operator_memo_objects{memo="sink"}.
 func New(mgr manager.Manager) *Sink {
-	return &Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), indexer: mgr.GetFieldIndexer()}
+	s := &Sink{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), indexer: mgr.GetFieldIndexer()}
+	memo.MustRegister(metrics.Registry, "sink", &s.written)
+	return s
 }
 
 // indexByTrench adds IndexTrench to the informers of the managed kinds, once. It is done at the
@@ -174,7 +178,7 @@ func (s *Sink) apply(ctx context.Context, res *render.Result, it render.Item) (b
 	if live != nil {
 		liveRV = live.GetResourceVersion()
 	}
-	key := memoKey(res.Namespace, res.Trench, id)
+	key := memo.Key(res.Namespace, res.Trench, id)
 	// The memo keeps what identifies the write, not the object: the render's content hash and
 	// the owner it is applied for. An object at a version our own writes of this render led
 	// to, or at the one the first of them was decided on (a cache behind), needs no comparison.
@@ -457,7 +461,7 @@ func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[str
 	// The memo keeps what is rendered or still listed (a deletion the cache has not seen yet).
 	remembered := map[string]bool{}
 	for id := range keep {
-		remembered[memoKey(namespace, trench, id)] = true
+		remembered[memo.Key(namespace, trench, id)] = true
 	}
 	var sel client.ListOption = client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue, render.LabelTrench: trench}
 	if s.indexer != nil {
@@ -478,7 +482,7 @@ func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[str
 		}
 		for _, obj := range items {
 			id := render.ID(obj)
-			key := memoKey(namespace, trench, id)
+			key := memo.Key(namespace, trench, id)
 			remembered[key] = true
 			if keep[id] || obj.GetDeletionTimestamp() != nil || s.written.Repeats(key, "delete", obj.GetResourceVersion(), obj.GetUID()) {
 				continue
@@ -497,16 +501,9 @@ func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[str
 		}
 	}
 	if len(errs) == 0 {
-		s.written.ForgetExcept(memoKey(namespace, trench, ""), remembered)
+		s.written.ForgetExcept(memo.Key(namespace, trench, ""), remembered)
 	}
 	sort.Strings(pruned)
 	return pruned, kerrors.NewAggregate(errs)
 }
 
-// memoKey names an object's writes in the memo, grouped by trench (id "": the group's prefix).
-func memoKey(namespace, trench, id string) string { return namespace + "/" + trench + "/" + id }
-
-// Remembered is how many objects of a trench the memo of the sink's own writes holds.
-func (s *Sink) Remembered(namespace, trench string) int {
-	return s.written.Len(memoKey(namespace, trench, ""))
-}

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -85,6 +86,7 @@ var notCreated = predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { retu
 
 // SetupWithManager watches the seven kinds and the rendered objects, each mapped to its trench.
 func (r *TrenchReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	memo.MustRegister(metrics.Registry, "reconciler", &r.written)
 	workers := r.MaxConcurrentReconciles
 	if workers < 1 {
 		workers = 4
@@ -555,16 +557,10 @@ func copyResources(s *meridiov1.Snapshot) []meridiov1.Validated {
 
 // memoKey names a resource's writes in the memo, grouped by trench (o nil: the group's prefix).
 func memoKey(namespace, trench string, o meridiov1.Object) string {
-	key := namespace + "/" + trench + "/"
-	if o != nil {
-		key += string(o.GetUID())
+	if o == nil {
+		return memo.Key(namespace, trench, "")
 	}
-	return key
-}
-
-// Remembered is how many resources of a trench the memo of the reconciler's own writes holds.
-func (r *TrenchReconciler) Remembered(namespace, trench string) int {
-	return r.written.Len(memoKey(namespace, trench, nil))
+	return memo.Key(namespace, trench, string(o.GetUID()))
 }
 
 // Options are the settings of the trench reconciler.

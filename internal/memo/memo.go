@@ -80,16 +80,3 @@ func (m *Memo) ForgetExcept(prefix string, keep map[string]bool) {
 		}
 	}
 }
-
-// Len is how many objects whose key starts with prefix are remembered.
-func (m *Memo) Len(prefix string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for k := range m.m {
-		if strings.HasPrefix(k, prefix) {
-			n++
-		}
-	}
-	return n
-}

@@ -40,9 +40,8 @@ var (
 	env    *localapi.Env
 	c      client.Client
 	writes = &testutil.WriteCounter{}
-	// reconciler and sink are the operator's, for what the tests check of their memory.
-	reconciler *controllers.TrenchReconciler
-	sink       *clustersink.Sink
+	// sink is the operator's, for the tests that call it directly.
+	sink *clustersink.Sink
 )
 
 func TestMain(m *testing.M) {
@@ -87,7 +86,7 @@ func startOperator(ctx context.Context) error {
 		return err
 	}
 	sink = clustersink.New(mgr)
-	reconciler = &controllers.TrenchReconciler{Client: mgr.GetClient(), Sink: sink, Settings: render.DefaultSettings(),
+	reconciler := &controllers.TrenchReconciler{Client: mgr.GetClient(), Sink: sink, Settings: render.DefaultSettings(),
 		Namespace: ns, Recorder: mgr.GetEventRecorder("meridio-operator")}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return err
