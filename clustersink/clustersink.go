@@ -506,4 +506,3 @@ func (s *Sink) prune(ctx context.Context, namespace, trench string, keep map[str
 	sort.Strings(pruned)
 	return pruned, kerrors.NewAggregate(errs)
 }
-
