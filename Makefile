@@ -108,6 +108,13 @@ print-manifests: build ## Print what make deploy would apply (the same parameter
 e2e: ## Run the behaviour suite against the operator deployed in the current kubeconfig's cluster (NAMESPACE; git mode: E2E_GIT_URL, E2E_GIT_PATH).
 	E2E=1 NAMESPACE=$(NAMESPACE) E2E_GIT_URL=$(E2E_GIT_URL) E2E_GIT_PATH=$(E2E_GIT_PATH) go test ./test/e2e -count=1 -v $(GO_TEST_ARGS)
 
+# BUNDLE_VERSION is the semantic version of the bundle's ClusterServiceVersion.
+BUNDLE_VERSION ?= 0.1.0
+
+.PHONY: bundle
+bundle: build ## Generate the OLM bundle into bundle/ (BUNDLE_VERSION, IMG); make test fails when the committed one is stale.
+	$(BIN)/meridio-operator bundle --version=$(BUNDLE_VERSION) --image=$(IMG) --output-dir=bundle
+
 .PHONY: chart
 chart: ## Regenerate the Helm chart charts/meridio-operator from config/ (make test fails when it is stale).
 	go test ./internal/deploy -run Test_chartUpToDate -count=1 -update

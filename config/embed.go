@@ -10,7 +10,7 @@ import "embed"
 //go:embed crd/bases/*.yaml webhook/manifests.yaml policy/*.yaml
 var Manifests embed.FS
 
-// Bases holds every kustomize directory of config/.
+// Bases holds every kustomize directory of config/ and the samples.
 //
-//go:embed certmanager crd default git git-verify manager metrics-auth no-mutating-webhook policy rbac webhook
+//go:embed certmanager crd default git git-verify manager metrics-auth no-mutating-webhook policy rbac samples webhook
 var Bases embed.FS

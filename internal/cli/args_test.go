@@ -37,7 +37,7 @@ func Test_args(t *testing.T) {
 		assert.Empty(t, out, "%v", tc.args)
 		assert.Equal(t, tc.want, stderr, "%v", tc.args)
 	}
-	for _, cmd := range []string{"run", "render", "template-message", "deploy"} {
+	for _, cmd := range []string{"run", "render", "template-message", "deploy", "bundle"} {
 		code, _, _ := runCLI("", cmd, "--help")
 		assert.Equal(t, 0, code, cmd)
 	}

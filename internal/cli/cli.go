@@ -14,6 +14,7 @@ commands:
   template-message
            print the commit message git mode writes for a change, offline (try a --git-commit-template)
   deploy   install the operator into the cluster of the current kubeconfig (make deploy)
+  bundle   write the OLM bundle generated from config/ (make bundle)
   version  print the version
 
 Run 'meridio-operator <command> -h' for the flags of a command.
@@ -37,6 +38,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return templateMessageCommand(args[1:], stdin, stdout, stderr)
 	case "deploy":
 		return deployCommand(args[1:], stdout, stderr)
+	case "bundle":
+		return bundleCommand(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 		return 0

@@ -26,7 +26,7 @@ func Test_readme(t *testing.T) {
 	assert.Equal(t, []string{"make run", "make test"}, commands, "the two set-up commands come first")
 
 	flagName := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
-	for _, cmd := range []string{"run", "render", "template-message", "deploy"} {
+	for _, cmd := range []string{"run", "render", "template-message", "deploy", "bundle"} {
 		_, _, help := runCLI("", cmd, "-h")
 		listed := tableFlags(sectionOf(t, readme, "### Flags of `"+cmd+"`"))
 		for _, m := range flagName.FindAllStringSubmatch(help, -1) {

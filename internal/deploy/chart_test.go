@@ -10,23 +10,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var update = flag.Bool("update", false, "rewrite the chart under charts/ (make chart)")
-
-// chartVersion is the version of the chart (and of the operator it deploys).
-const chartVersion = "0.1.0"
+var update = flag.Bool("update", false, "rewrite the chart under charts/ and the bundle under bundle/ (make chart, make bundle)")
 
 // Test_chartUpToDate: the committed chart is the one Chart generates from config/; run make
 // chart (this test with -update) after changing config/ and commit the result.
 func Test_chartUpToDate(t *testing.T) {
-	files, err := Chart(chartVersion)
+	files, err := Chart(Version)
 	require.NoError(t, err)
-	root := filepath.Join("..", "..", ChartDir)
+	assertCommitted(t, filepath.Join("..", "..", ChartDir), files, "make chart")
+}
+
+// assertCommitted checks that root holds exactly files; with -update it writes them first.
+func assertCommitted(t *testing.T, root string, files map[string][]byte, regenerate string) {
+	t.Helper()
 	if *update {
 		require.NoError(t, os.RemoveAll(root))
-		for p, data := range files {
-			require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755))
-			require.NoError(t, os.WriteFile(filepath.Join(root, p), data, 0o644))
-		}
+		writeFiles(t, root, files)
 	}
 	committed := map[string]bool{}
 	require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -39,9 +38,9 @@ func Test_chartUpToDate(t *testing.T) {
 	}))
 	for p, want := range files {
 		got, err := os.ReadFile(filepath.Join(root, p))
-		require.NoError(t, err, "%s is missing: run make chart", p)
-		assert.Equal(t, string(want), string(got), "%s is stale: run make chart", p)
+		require.NoError(t, err, "%s is missing: run %s", p, regenerate)
+		assert.Equal(t, string(want), string(got), "%s is stale: run %s", p, regenerate)
 		delete(committed, p)
 	}
-	assert.Empty(t, committed, "files the generator does not make: run make chart")
+	assert.Empty(t, committed, "files the generator does not make: run %s", regenerate)
 }
