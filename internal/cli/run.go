@@ -3,6 +3,7 @@ package cli
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	uzap "go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
@@ -34,6 +36,7 @@ import (
 	"github.com/meridio-operator/meridio-operator/gitsink"
 	"github.com/meridio-operator/meridio-operator/internal/restmapping"
 	"github.com/meridio-operator/meridio-operator/internal/scheme"
+	"github.com/meridio-operator/meridio-operator/internal/spiffecert"
 	"github.com/meridio-operator/meridio-operator/render"
 	"github.com/meridio-operator/meridio-operator/webhooks"
 )
@@ -50,6 +53,7 @@ type runOptions struct {
 	metricsSecure  bool
 	webhooks       bool
 	webhookCertDir string
+	webhookCerts   webhookCertOptions
 	mutating       bool
 	sink           string
 	logLevel       string
@@ -62,6 +66,16 @@ type runOptions struct {
 	qps            float64
 	burst          int
 	git            gitOptions
+}
+
+// webhookCertOptions say where the webhook server's certificate comes from.
+type webhookCertOptions struct {
+	// source is dir (--webhook-cert-dir, e.g. cert-manager's Secret) or spiffe (the Workload API).
+	source string
+	// socket is the Workload API's address ("" reads SPIFFE_ENDPOINT_SOCKET).
+	socket string
+	// configurations are the webhook configurations whose caBundle follows the SPIFFE bundle.
+	configurations string
 }
 
 // leaseOptions are the timings of leader election (controller-runtime's defaults).
@@ -143,6 +157,22 @@ func (o *runOptions) checkArgs(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("run: unexpected argument %q (flags after it are not read): every setting is a flag", fs.Arg(0))
 	}
+	switch o.webhookCerts.source {
+	case "dir", "spiffe":
+	default:
+		return fmt.Errorf("run: --webhook-cert-source %q: want dir or spiffe", o.webhookCerts.source)
+	}
+	if o.webhookCerts.source != "spiffe" {
+		var given []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "spiffe-endpoint-socket" || f.Name == "webhook-configurations" {
+				given = append(given, "--"+f.Name)
+			}
+		})
+		if len(given) > 0 {
+			return fmt.Errorf("run: %s needs --webhook-cert-source=spiffe", strings.Join(given, ", "))
+		}
+	}
 	if !o.local {
 		var given []string
 		fs.Visit(func(f *flag.Flag) {
@@ -177,6 +207,9 @@ func runFlags(o *runOptions, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.lease.retryPeriod, "leader-election-retry-period", 2*time.Second, "how often the replicas try to acquire or renew the lease")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the admission webhook server")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the webhook server's tls.crt and tls.key")
+	fs.StringVar(&o.webhookCerts.source, "webhook-cert-source", "dir", "where the webhook server's certificate comes from: dir (--webhook-cert-dir, reloaded when it changes) or spiffe (an X509-SVID from the SPIFFE Workload API, rotated in place; the caBundle of --webhook-configurations follows its trust bundle)")
+	fs.StringVar(&o.webhookCerts.socket, "spiffe-endpoint-socket", "", "with --webhook-cert-source=spiffe: the Workload API's address, unix:///path (default: $SPIFFE_ENDPOINT_SOCKET)")
+	fs.StringVar(&o.webhookCerts.configurations, "webhook-configurations", "meridio-validating-webhook-configuration,meridio-mutating-webhook-configuration", "with --webhook-cert-source=spiffe: the webhook configurations (comma-separated) whose caBundle the operator keeps equal to the SPIFFE trust bundle")
 	fs.BoolVar(&o.webhooks, "enable-webhooks", envOr("ENABLE_WEBHOOKS", "true") != "false", "serve the admission webhooks (ENABLE_WEBHOOKS); without them only the CRD schemas and the admission policies of config/policy guard the resources")
 	fs.BoolVar(&o.mutating, "enable-mutating-webhook", envOr("ENABLE_MUTATING_WEBHOOK", "true") != "false", "serve the Gateway defaulting webhook (ENABLE_MUTATING_WEBHOOK)")
 	fs.StringVar(&o.sink, "sink", "cluster", "where rendered objects go: cluster (applied to this cluster) or git (committed for Flux or Argo CD)")
@@ -370,12 +403,26 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 		LeaseDuration:                 &o.lease.duration,
 		RenewDeadline:                 &o.lease.renewDeadline,
 		RetryPeriod:                   &o.lease.retryPeriod,
-		WebhookServer:                 webhook.NewServer(webhook.Options{Port: o.webhookPort, CertDir: o.webhookCertDir}),
 	}
+	webhookOpts := webhook.Options{Port: o.webhookPort, CertDir: o.webhookCertDir}
+	var svids *workloadapi.X509Source
+	if o.webhooks && o.webhookCerts.source == "spiffe" {
+		if svids, err = openSVIDs(ctx, o.webhookCerts.socket); err != nil {
+			return err
+		}
+		defer svids.Close()
+		webhookOpts.TLSOpts = []func(*tls.Config){spiffecert.TLSOption(svids)}
+	}
+	opts.WebhookServer = webhook.NewServer(webhookOpts)
 	cacheOptions(&opts, o.namespace)
 	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return err
+	}
+	if svids != nil {
+		if err := addCABundleKeeper(mgr, svids, splitList(o.webhookCerts.configurations)); err != nil {
+			return err
+		}
 	}
 	ready := healthz.Ping
 	if o.webhooks {
@@ -399,4 +446,32 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 	}
 	ctrl.Log.Info("starting", "namespace", o.namespace, "sink", o.sink, "webhooks", o.webhooks, "mutatingWebhook", o.mutating, "gitURL", gitsink.RedactURL(o.git.url))
 	return mgr.Start(ctx)
+}
+
+// openSVIDs connects to the SPIFFE Workload API for the webhook server's certificate.
+func openSVIDs(ctx context.Context, socket string) (*workloadapi.X509Source, error) {
+	ctrl.Log.Info("waiting for an X509-SVID from the SPIFFE Workload API", "socket", cmp.Or(socket, os.Getenv(spiffecert.EndpointSocketEnv)))
+	return spiffecert.Open(ctx, socket)
+}
+
+// addCABundleKeeper keeps the caBundle of the named webhook configurations equal to the SVIDs'
+// trust bundle. They are cluster-scoped: it reads them from the API server, not from the
+// namespaced cache.
+func addCABundleKeeper(mgr ctrl.Manager, svids *workloadapi.X509Source, names []string) error {
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return err
+	}
+	return mgr.Add(&spiffecert.CABundleKeeper{Client: direct, Source: svids, Names: names, Log: ctrl.Log.WithName("spiffe")})
+}
+
+// splitList reads a comma-separated flag value, without empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,8 +26,7 @@ type Gitea struct {
 	// scopes), which also authenticates git over HTTP.
 	User, Password, Email, Token string
 	cmd                          *exec.Cmd
-	logs                         *bytes.Buffer
-	mu                           sync.Mutex
+	logs                         LockedBuffer
 }
 
 // GiteaBinary is where make testenv builds Gitea.
@@ -44,7 +42,7 @@ func StartGitea(t testing.TB, email string) *Gitea {
 	}
 	work := t.TempDir()
 	port := FreePort(t)
-	g := &Gitea{URL: fmt.Sprintf("http://127.0.0.1:%d/", port), User: "operator", Password: "operator-pa55word", Email: email, logs: &bytes.Buffer{}}
+	g := &Gitea{URL: fmt.Sprintf("http://127.0.0.1:%d/", port), User: "operator", Password: "operator-pa55word", Email: email}
 	ini := filepath.Join(work, "app.ini")
 	conf := fmt.Sprintf(`APP_NAME = meridio-operator tests
 RUN_MODE = prod
@@ -95,7 +93,7 @@ ENABLE_SWAGGER = false
 	g.cmd = exec.Command(bin, "web", "--config", ini)
 	g.cmd.Dir = work
 	g.cmd.Env = append(os.Environ(), "GITEA_WORK_DIR="+work, "HOME="+work)
-	g.cmd.Stdout, g.cmd.Stderr = lockedWriter{g}, lockedWriter{g}
+	g.cmd.Stdout, g.cmd.Stderr = &g.logs, &g.logs
 	require.NoError(t, g.cmd.Start())
 	t.Cleanup(func() { _ = g.cmd.Process.Kill(); _ = g.cmd.Wait() })
 	deadline := time.Now().Add(60 * time.Second)
@@ -120,20 +118,8 @@ ENABLE_SWAGGER = false
 	return g
 }
 
-type lockedWriter struct{ g *Gitea }
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.g.mu.Lock()
-	defer w.g.mu.Unlock()
-	return w.g.logs.Write(p)
-}
-
 // Logs is what Gitea printed.
-func (g *Gitea) Logs() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.logs.String()
-}
+func (g *Gitea) Logs() string { return g.logs.String() }
 
 // API calls Gitea's API (path under /api/v1/) with the token (or the password when basic is
 // true), and decodes the answer into out unless it is nil; it fails the test on an error.

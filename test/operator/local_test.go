@@ -72,7 +72,7 @@ func TestRunLocal_interactive(t *testing.T) {
 	tmp := t.TempDir()
 	cmd := exec.Command(testutil.OperatorBinary(t), "run", "--local", "--sink=git", "--keep-running", "--apply", filepath.Join(testutil.RepoRoot(), "examples"))
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	out := &lockedBuffer{}
+	out := &testutil.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)

@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -75,7 +73,7 @@ type process struct {
 	// webhookAddr is where the webhook server listens.
 	webhookAddr string
 	cmd         *exec.Cmd
-	logs        *lockedBuffer
+	logs        *testutil.LockedBuffer
 	exited      chan error
 }
 
@@ -88,7 +86,7 @@ func startBinary(t *testing.T, kubeconfig string, environ []string, args ...stri
 		fmt.Sprintf("--webhook-port=%d", webhook), "--webhook-cert-dir", env.WebhookCertDir}, args...)
 	cmd := exec.Command(testutil.OperatorBinary(t), args...)
 	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), environ...)
-	p := &process{webhookAddr: fmt.Sprintf("127.0.0.1:%d", webhook), cmd: cmd, logs: &lockedBuffer{}, exited: make(chan error, 1)}
+	p := &process{webhookAddr: fmt.Sprintf("127.0.0.1:%d", webhook), cmd: cmd, logs: &testutil.LockedBuffer{}, exited: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	require.NoError(t, cmd.Start())
 	go func() { p.exited <- cmd.Wait() }()
@@ -116,24 +114,6 @@ func (p *process) stop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("did not stop on SIGTERM; logs:\n%s", p.logs)
 	}
-}
-
-// lockedBuffer collects the operator's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestRun_badFlags(t *testing.T) {

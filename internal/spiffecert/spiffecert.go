@@ -1,0 +1,204 @@
+// Package spiffecert serves the admission webhooks with an X509-SVID from the SPIFFE Workload
+// API (a SPIRE agent) instead of a certificate on disk, and keeps the caBundle of the webhook
+// configurations equal to the SVID's trust bundle. Both follow the agent's rotations while the
+// operator runs: the server picks the current SVID at each TLS handshake, and the caBundle is
+// rewritten when the bundle changes.
+package spiffecert
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// EndpointSocketEnv is the environment variable SPIFFE workloads read the Workload API's
+// address from.
+const EndpointSocketEnv = "SPIFFE_ENDPOINT_SOCKET"
+
+// Open connects to the Workload API at addr ("" reads SPIFFE_ENDPOINT_SOCKET) and waits for
+// the first X509-SVID.
+func Open(ctx context.Context, addr string) (*workloadapi.X509Source, error) {
+	if addr == "" {
+		addr = os.Getenv(EndpointSocketEnv)
+	}
+	if addr == "" {
+		return nil, fmt.Errorf("no Workload API address: set --spiffe-endpoint-socket or %s", EndpointSocketEnv)
+	}
+	src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(workloadapi.WithAddr(addr)))
+	if err != nil {
+		return nil, fmt.Errorf("SPIFFE Workload API at %s: %w", addr, err)
+	}
+	return src, nil
+}
+
+// TLSOption makes a TLS server present the source's current X509-SVID, so that a rotated
+// SVID is served from the next handshake on.
+func TLSOption(src *workloadapi.X509Source) func(*tls.Config) {
+	return func(c *tls.Config) { c.GetCertificate = tlsconfig.GetCertificate(src) }
+}
+
+// resync is how often the caBundle is checked without an update of the source: it repairs an
+// edit or a re-created webhook configuration.
+const resync = time.Minute
+
+// CABundleKeeper keeps the caBundle of every webhook of the named webhook configurations equal
+// to the trust bundle of the source's SVID. It is a manager Runnable that runs on every replica
+// (each serves webhooks, and all write the same bundle).
+type CABundleKeeper struct {
+	// Client reads and writes the webhook configurations; it must not read from a namespaced
+	// cache (they are cluster-scoped).
+	Client client.Client
+	// Source gives the SVID and its trust bundle.
+	Source *workloadapi.X509Source
+	// Names are the webhook configurations, each validating or mutating (a name neither kind
+	// has is skipped: the mutating webhook is optional).
+	Names []string
+	// Log reports the caBundle writes and failures.
+	Log logr.Logger
+}
+
+// NeedLeaderElection is false: a replica that is not the leader serves webhooks too.
+func (k *CABundleKeeper) NeedLeaderElection() bool { return false }
+
+// Start writes the caBundle now, then at each update of the source and every resync, until ctx
+// ends. A failed write is retried at the next update or resync.
+func (k *CABundleKeeper) Start(ctx context.Context) error {
+	tick := time.NewTicker(resync)
+	defer tick.Stop()
+	for {
+		if err := k.Sync(ctx); err != nil {
+			k.Log.Error(err, "keep the webhooks' caBundle")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-k.Source.Updated():
+		case <-tick.C:
+		}
+	}
+}
+
+// Sync writes the current trust bundle into the webhook configurations that differ from it.
+func (k *CABundleKeeper) Sync(ctx context.Context) error {
+	bundle, err := k.caBundle()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range k.Names {
+		found := false
+		for _, obj := range []webhookConfiguration{&validating{}, &mutating{}} {
+			ok, err := k.write(ctx, name, obj, bundle)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: %w", obj.kind(), name, err))
+			}
+			found = found || ok
+		}
+		if !found {
+			k.Log.V(1).Info("no webhook configuration of this name", "name", name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// caBundle is the PEM of the X.509 authorities of the SVID's trust domain.
+func (k *CABundleKeeper) caBundle() ([]byte, error) {
+	svid, err := k.Source.GetX509SVID()
+	if err != nil {
+		return nil, err
+	}
+	b, err := k.Source.GetX509BundleForTrustDomain(svid.ID.TrustDomain())
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	for _, c := range b.X509Authorities() {
+		_ = pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	if out.Len() == 0 {
+		return nil, fmt.Errorf("trust domain %s: no X.509 authorities", svid.ID.TrustDomain())
+	}
+	return out.Bytes(), nil
+}
+
+// write sets caBundle on every webhook of the configuration name of obj's kind, if one exists
+// and differs; it tells whether one exists.
+func (k *CABundleKeeper) write(ctx context.Context, name string, obj webhookConfiguration, bundle []byte) (bool, error) {
+	exists := true
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k.Client.Get(ctx, types.NamespacedName{Name: name}, obj.object()); err != nil {
+			if apierrors.IsNotFound(err) {
+				exists = false
+				return nil
+			}
+			return err
+		}
+		if !obj.setCABundle(bundle) {
+			return nil
+		}
+		if err := k.Client.Update(ctx, obj.object()); err != nil {
+			return err
+		}
+		k.Log.Info("webhook caBundle updated from the SPIFFE trust bundle", "kind", obj.kind(), "name", name)
+		return nil
+	})
+	return exists, err
+}
+
+// webhookConfiguration is a validating or mutating webhook configuration.
+type webhookConfiguration interface {
+	object() client.Object
+	kind() string
+	// setCABundle sets caBundle on every webhook and tells whether anything changed.
+	setCABundle(bundle []byte) bool
+}
+
+type validating struct {
+	admissionregistrationv1.ValidatingWebhookConfiguration
+}
+
+func (v *validating) object() client.Object { return &v.ValidatingWebhookConfiguration }
+func (v *validating) kind() string          { return "ValidatingWebhookConfiguration" }
+func (v *validating) setCABundle(bundle []byte) bool {
+	changed := false
+	for i := range v.Webhooks {
+		changed = setBundle(&v.Webhooks[i].ClientConfig, bundle) || changed
+	}
+	return changed
+}
+
+type mutating struct {
+	admissionregistrationv1.MutatingWebhookConfiguration
+}
+
+func (m *mutating) object() client.Object { return &m.MutatingWebhookConfiguration }
+func (m *mutating) kind() string          { return "MutatingWebhookConfiguration" }
+func (m *mutating) setCABundle(bundle []byte) bool {
+	changed := false
+	for i := range m.Webhooks {
+		changed = setBundle(&m.Webhooks[i].ClientConfig, bundle) || changed
+	}
+	return changed
+}
+
+func setBundle(c *admissionregistrationv1.WebhookClientConfig, bundle []byte) bool {
+	if bytes.Equal(c.CABundle, bundle) {
+		return false
+	}
+	c.CABundle = bundle
+	return true
+}
