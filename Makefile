@@ -85,11 +85,13 @@ run: build apiserver ## The GitOps loop on an embedded API server with examples/
 NAMESPACE ?= meridio-operator-system
 ENABLE_MUTATING_WEBHOOK ?= true
 SINK ?= cluster
-DEPLOY_ARGS = --namespace=$(NAMESPACE) --image=$(IMG) --enable-mutating-webhook=$(ENABLE_MUTATING_WEBHOOK) --sink=$(SINK) \
+# Where the webhook certificate comes from: cert-manager or spire.
+CERTS ?= cert-manager
+DEPLOY_ARGS = --namespace=$(NAMESPACE) --image=$(IMG) --enable-mutating-webhook=$(ENABLE_MUTATING_WEBHOOK) --sink=$(SINK) --certificates=$(CERTS) \
 	$(if $(GIT_URL),--git-url=$(GIT_URL)) $(if $(GIT_BRANCH),--git-branch=$(GIT_BRANCH)) $(if $(GIT_PATH),--git-path=$(GIT_PATH))
 
 .PHONY: deploy undeploy install uninstall print-manifests
-deploy: build ## Deploy the operator (NAMESPACE, IMG, ENABLE_MUTATING_WEBHOOK, SINK=cluster|git, GIT_URL, GIT_BRANCH, GIT_PATH) to the current kubeconfig's cluster.
+deploy: build ## Deploy the operator (NAMESPACE, IMG, ENABLE_MUTATING_WEBHOOK, SINK=cluster|git, CERTS=cert-manager|spire, GIT_URL, GIT_BRANCH, GIT_PATH) to the current kubeconfig's cluster.
 	$(BIN)/meridio-operator deploy $(DEPLOY_ARGS)
 
 undeploy: build ## Delete what make deploy applied (the same parameters).

@@ -12,5 +12,5 @@ var Manifests embed.FS
 
 // Bases holds every kustomize directory of config/ and the samples.
 //
-//go:embed certmanager crd default git git-verify manager metrics-auth no-mutating-webhook policy rbac samples webhook
+//go:embed certmanager components crd default git git-verify manager metrics-auth no-mutating-webhook policy rbac samples spire webhook
 var Bases embed.FS

@@ -29,11 +29,12 @@ func deployCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.GitURL, "git-url", "", "with --sink=git: the repository (default: config/git's placeholder)")
 	fs.StringVar(&o.GitBranch, "git-branch", "", "with --sink=git: the branch Flux or Argo CD applies (default: main)")
 	fs.StringVar(&o.GitPath, "git-path", "", "with --sink=git: the directory the operator owns (default: clusters/prod)")
+	fs.StringVar(&o.Certificates, "certificates", "cert-manager", "where the webhook certificate comes from: cert-manager (config/certmanager) or spire (config/components/spire: the SPIFFE Workload API)")
 	fs.BoolVar(&o.CRDsOnly, "crds-only", false, "only the CustomResourceDefinitions (make install, make uninstall)")
 	printOnly := fs.Bool("print", false, "print the objects instead of applying them (make print-manifests)")
 	remove := fs.Bool("delete", false, "delete the objects instead of applying them (make undeploy, make uninstall)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: meridio-operator deploy [--namespace NS] [--image IMG] [--enable-mutating-webhook=false] [--sink cluster|git] [--crds-only] [--print|--delete]")
+		fmt.Fprintln(stderr, "usage: meridio-operator deploy [--namespace NS] [--image IMG] [--enable-mutating-webhook=false] [--sink cluster|git] [--certificates cert-manager|spire] [--crds-only] [--print|--delete]")
 		fmt.Fprintln(stderr, "Applies the operator's objects (config/default, or config/git) to the cluster of the current kubeconfig.")
 		fs.PrintDefaults()
 	}

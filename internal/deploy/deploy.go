@@ -50,6 +50,9 @@ type Options struct {
 	Sink string
 	// GitURL, GitBranch and GitPath set the repository of git mode (defaults: config/git's).
 	GitURL, GitBranch, GitPath string
+	// Certificates is where the webhook serving certificate comes from: cert-manager (the
+	// default) or spire (config/components/spire).
+	Certificates string
 	// CRDsOnly keeps only the CustomResourceDefinitions (make install).
 	CRDsOnly bool
 }
@@ -71,7 +74,15 @@ func Manifests(opts Options) ([]*unstructured.Unstructured, error) {
 	if opts.Sink != "git" && (opts.GitURL != "" || opts.GitBranch != "" || opts.GitPath != "") {
 		return nil, errors.New("the git settings need sink git")
 	}
-	built, err := build(base)
+	var components []string
+	switch opts.Certificates {
+	case "", "cert-manager":
+	case "spire":
+		components = append(components, "components/spire")
+	default:
+		return nil, fmt.Errorf("certificates %q: want cert-manager or spire", opts.Certificates)
+	}
+	built, err := build(base, components...)
 	if err != nil {
 		return nil, err
 	}
@@ -116,10 +127,11 @@ func Manifests(opts Options) ([]*unstructured.Unstructured, error) {
 
 // clusterScoped are the cluster-scoped kinds of config/ that kustomize's namespace
 // transformer does not know, and gives a namespace.
-var clusterScoped = map[string]bool{"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true}
+var clusterScoped = map[string]bool{"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true, "ClusterSPIFFEID": true}
 
-// build runs kustomize on a base of the embedded config/.
-func build(base string) ([]byte, error) {
+// build runs kustomize on a base of the embedded config/, with the components given (paths in
+// config/) added to it.
+func build(base string, components ...string) ([]byte, error) {
 	mem := filesys.MakeFsInMemory()
 	err := fs.WalkDir(config.Bases, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -134,9 +146,27 @@ func build(base string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, path.Join("/config", base))
+	dir := path.Join("/config", base)
+	if len(components) > 0 {
+		// An overlay of base with the components, where no file of config/ is.
+		dir = "/overlay"
+		k := map[string]any{"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": []string{"../config/" + base}}
+		var comps []string
+		for _, c := range components {
+			comps = append(comps, "../config/"+c)
+		}
+		k["components"] = comps
+		data, err := yaml.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		if err := mem.WriteFile(path.Join(dir, "kustomization.yaml"), data); err != nil {
+			return nil, err
+		}
+	}
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, dir)
 	if err != nil {
-		return nil, fmt.Errorf("kustomize config/%s: %w", base, err)
+		return nil, fmt.Errorf("kustomize config/%s: %w", strings.Join(append([]string{base}, components...), " + "), err)
 	}
 	return res.AsYaml()
 }

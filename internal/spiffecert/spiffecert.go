@@ -29,6 +29,9 @@ import (
 // address from.
 const EndpointSocketEnv = "SPIFFE_ENDPOINT_SOCKET"
 
+// DefaultConfigurations are the webhook configurations config/ deploys.
+var DefaultConfigurations = []string{"meridio-validating-webhook-configuration", "meridio-mutating-webhook-configuration"}
+
 // Open connects to the Workload API at addr ("" reads SPIFFE_ENDPOINT_SOCKET) and waits for
 // the first X509-SVID.
 func Open(ctx context.Context, addr string) (*workloadapi.X509Source, error) {

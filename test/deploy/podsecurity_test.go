@@ -19,7 +19,7 @@ import (
 // one).
 func Test_managerPodSecurityRestricted(t *testing.T) {
 	ctx := context.Background()
-	for i, dir := range []string{"default", "git", "git-verify"} {
+	for i, dir := range []string{"default", "git", "git-verify", "spire"} {
 		t.Run(dir, func(t *testing.T) {
 			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("restricted-%d", i), Labels: map[string]string{
 				"pod-security.kubernetes.io/enforce":         "restricted",
