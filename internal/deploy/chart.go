@@ -2,8 +2,8 @@ package deploy
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,28 +23,32 @@ const (
 	mutatingValue = "meridio-chart-mutating-webhook"
 )
 
+// variant is one combination of the settings that change which objects config/ builds.
+type variant struct{ sink, certificates string }
+
+// variants are the builds a chart covers, each a combination of the chart's values sink and
+// certificates.
+var variants = []variant{{"cluster", "cert-manager"}, {"git", "cert-manager"}, {"cluster", "spire"}, {"git", "spire"}}
+
 // Chart generates the files of the Helm chart (paths relative to ChartDir) from the same
-// builds of config/ as Manifests: the objects both sinks have are templates of their own, those
-// of one sink are rendered only for it, and the namespace, image, mutating webhook and git
-// settings are values. A chart rendered with given values is the deployment Manifests gives
-// for the same settings (a test checks it).
+// builds of config/ as Manifests, one per variant: an object all variants build alike is a
+// template of its own, one that differs is rendered only for the variants that build it so, and
+// the namespace, image, mutating webhook and git settings are values. A chart rendered with given
+// values is the deployment Manifests gives for the same settings (a test checks it).
 func Chart(version string) (map[string][]byte, error) {
-	cluster, err := Manifests(Options{Sink: "cluster"})
-	if err != nil {
-		return nil, err
-	}
-	git, err := Manifests(Options{Sink: "git"})
-	if err != nil {
-		return nil, err
-	}
 	files := map[string][]byte{
 		"Chart.yaml":  chartYAML(version),
 		"values.yaml": []byte(valuesYAML),
 	}
-	bySink := map[string]map[string]*unstructured.Unstructured{"cluster": index(cluster), "git": index(git)}
+	builds := make([]map[string]*unstructured.Unstructured, len(variants))
 	var order []string
 	seen := map[string]bool{}
-	for _, objs := range [][]*unstructured.Unstructured{cluster, git} {
+	for i, v := range variants {
+		objs, err := Manifests(Options{Sink: v.sink, Certificates: v.certificates})
+		if err != nil {
+			return nil, err
+		}
+		builds[i] = index(objs)
 		for _, o := range objs {
 			if k := key(o); !seen[k] {
 				seen[k] = true
@@ -53,33 +57,36 @@ func Chart(version string) (map[string][]byte, error) {
 		}
 	}
 	for i, k := range order {
-		c, g := bySink["cluster"][k], bySink["git"][k]
-		if crd := cmp.Or(c, g); crd.GetKind() == "CustomResourceDefinition" {
-			data, err := yaml.Marshal(crd.Object)
+		// The distinct forms of the object, each with the variants that build it so.
+		var forms []*unstructured.Unstructured
+		var in [][]variant
+		for j, b := range builds {
+			o := b[k]
+			if o == nil {
+				continue
+			}
+			f := slices.IndexFunc(forms, func(x *unstructured.Unstructured) bool { return same(x, o) })
+			if f < 0 {
+				forms, in = append(forms, o), append(in, nil)
+				f = len(forms) - 1
+			}
+			in[f] = append(in[f], variants[j])
+		}
+		if forms[0].GetKind() == "CustomResourceDefinition" {
+			data, err := yaml.Marshal(forms[0].Object)
 			if err != nil {
 				return nil, err
 			}
-			files["crds/"+crd.GetName()+".yaml"] = data
+			files["crds/"+forms[0].GetName()+".yaml"] = data
 			continue
 		}
 		var parts []string
-		switch {
-		case c != nil && g != nil && same(c, g):
-			t, err := template(c, "")
+		for f, o := range forms {
+			t, err := template(o, condition(in[f]))
 			if err != nil {
 				return nil, err
 			}
 			parts = append(parts, t)
-		default:
-			for _, sink := range []string{"cluster", "git"} {
-				if o := bySink[sink][k]; o != nil {
-					t, err := template(o, sink)
-					if err != nil {
-						return nil, err
-					}
-					parts = append(parts, t)
-				}
-			}
 		}
 		name := fmt.Sprintf("templates/%02d-%s.yaml", i, strings.ToLower(strings.ReplaceAll(k, "/", "-")))
 		files[name] = []byte(strings.Join(parts, "---\n"))
@@ -87,8 +94,34 @@ func Chart(version string) (map[string][]byte, error) {
 	return files, nil
 }
 
-// template is an object's YAML with its values templated, rendered only for sink ("" for both).
-func template(o *unstructured.Unstructured, sink string) (string, error) {
+// condition is the template condition that holds for exactly the variants vs, as clauses to
+// join with and (none: all variants).
+func condition(vs []variant) []string {
+	sinks, certs := map[string]bool{}, map[string]bool{}
+	for _, v := range vs {
+		sinks[v.sink], certs[v.certificates] = true, true
+	}
+	if len(vs) != len(sinks)*len(certs) {
+		// Not every combination of its sinks and certificates: one clause per variant.
+		var or []string
+		for _, v := range vs {
+			or = append(or, fmt.Sprintf("(and (eq .Values.sink %q) (eq .Values.certificates %q))", v.sink, v.certificates))
+		}
+		return []string{"(or " + strings.Join(or, " ") + ")"}
+	}
+	var and []string
+	if len(sinks) == 1 {
+		and = append(and, fmt.Sprintf("(eq .Values.sink %q)", vs[0].sink))
+	}
+	if len(certs) == 1 {
+		and = append(and, fmt.Sprintf("(eq .Values.certificates %q)", vs[0].certificates))
+	}
+	return and
+}
+
+// template is an object's YAML with its values templated, rendered only when every clause of
+// conds holds.
+func template(o *unstructured.Unstructured, conds []string) (string, error) {
 	if o.GetKind() == "Deployment" {
 		o = o.DeepCopy()
 		if err := configure(o, Options{}, map[string]string{"ENABLE_MUTATING_WEBHOOK": mutatingValue}); err != nil {
@@ -99,31 +132,28 @@ func template(o *unstructured.Unstructured, sink string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s := string(data)
+	// Go templates in config/ (the ClusterSPIFFEID's) are text of the object, not the chart's.
+	s := strings.ReplaceAll(string(data), "{{", `{{ "{{" }}`)
 	s = strings.ReplaceAll(s, baseNamespace, "{{ .Release.Namespace }}")
 	s = strings.ReplaceAll(s, "image: "+baseImage, "image: {{ .Values.image | quote }}")
 	s = strings.ReplaceAll(s, "value: "+mutatingValue, "value: {{ .Values.mutatingWebhook | toString | quote }}")
 	s = strings.ReplaceAll(s, "value: "+baseGitURL, "value: {{ .Values.git.url | quote }}")
 	s = strings.ReplaceAll(s, baseGitBranch, "--git-branch={{ .Values.git.branch }}")
 	s = strings.ReplaceAll(s, baseGitPath, "--git-path={{ .Values.git.path }}")
-	var conds []string
-	if sink != "" {
-		conds = append(conds, fmt.Sprintf("(eq .Values.sink %q)", sink))
-	}
 	switch o.GetKind() {
 	case "MutatingWebhookConfiguration":
 		conds = append(conds, ".Values.mutatingWebhook")
 	case "Namespace":
 		conds = append(conds, ".Values.createNamespace")
 	}
-	if len(conds) == 0 {
+	switch len(conds) {
+	case 0:
 		return s, nil
+	case 1:
+		return "{{- if " + conds[0] + " }}\n" + s + "{{- end }}\n", nil
+	default:
+		return "{{- if and " + strings.Join(conds, " ") + " }}\n" + s + "{{- end }}\n", nil
 	}
-	cond := conds[0]
-	if len(conds) > 1 {
-		cond = "and " + strings.Join(conds, " ")
-	}
-	return "{{- if " + cond + " }}\n" + s + "{{- end }}\n", nil
 }
 
 func index(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
@@ -167,5 +197,7 @@ git:
   path: clusters/prod
 # Create the release namespace (helm install --create-namespace does it otherwise).
 createNamespace: false
-# The webhook serving certificate comes from cert-manager (its CRDs must be installed).
+# Where the webhook serving certificate comes from: cert-manager (its CRDs must be installed)
+# or spire (the SPIFFE Workload API through the SPIFFE CSI driver, with spire-controller-manager).
+certificates: cert-manager
 `

@@ -32,6 +32,9 @@ var chartCases = []struct {
 		map[string]any{"image": "registry.example.com/meridio-operator:v2"}},
 	{"git mode without the mutating webhook", deploy.Options{Namespace: "blue", Sink: "git", NoMutatingWebhook: true, GitURL: "ssh://git@git.example.com/fleet.git", GitBranch: "prod", GitPath: "clusters/blue"},
 		map[string]any{"sink": "git", "mutatingWebhook": false, "git": map[string]any{"url": "ssh://git@git.example.com/fleet.git", "branch": "prod", "path": "clusters/blue"}}},
+	{"SPIRE certificates", deploy.Options{Namespace: "violet", Certificates: "spire"}, map[string]any{"certificates": "spire"}},
+	{"git mode with SPIRE certificates", deploy.Options{Namespace: "indigo", Sink: "git", Certificates: "spire", NoMutatingWebhook: true},
+		map[string]any{"sink": "git", "certificates": "spire", "mutatingWebhook": false}},
 }
 
 // Test_chartEqualsDeploy renders charts/meridio-operator with Helm's own engine and checks that
