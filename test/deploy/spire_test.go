@@ -23,6 +23,7 @@ import (
 
 	"github.com/meridio-operator/meridio-operator/internal/deploy"
 	"github.com/meridio-operator/meridio-operator/internal/spiffecert"
+	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
 // spireControllerManager is the module whose CRDs spire-controller-manager installs.
@@ -104,6 +105,15 @@ func Test_spireConfig(t *testing.T) {
 			require.Len(t, role.Rules, 1)
 			assert.ElementsMatch(t, want, role.Rules[0].ResourceNames)
 		})
+	}
+
+	// kubectl's own kustomize takes the component too.
+	if kubectl, err := exec.LookPath("kubectl"); err == nil {
+		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+		require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
+		out, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-k", filepath.Join(testutil.RepoRoot(), "config", "spire")).CombinedOutput()
+		require.NoError(t, err, "kubectl apply --dry-run=server -k config/spire:\n%s", out)
+		assert.Contains(t, string(out), "clusterspiffeid.spire.spiffe.io/meridio-operator-meridio-operator-system created (server dry run)")
 	}
 
 	// The cluster role for real: the operator's account may read and update its two webhook
