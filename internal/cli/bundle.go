@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,14 +24,10 @@ func bundleCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Writes an OLM bundle (ClusterServiceVersion, CRDs, metadata, bundle.Dockerfile) generated from config/.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bundle: unexpected argument %q\n", fs.Arg(0))
+	if !noArguments(fs, stderr, "") {
 		return 2
 	}
 	files, err := deploy.Bundle(*version, *image)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,14 +37,10 @@ func deployCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Applies the operator's objects (config/default, or config/git) to the cluster of the current kubeconfig.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "deploy: unexpected argument %q\n", fs.Arg(0))
+	if !noArguments(fs, stderr, "") {
 		return 2
 	}
 	o.NoMutatingWebhook = !*mutating

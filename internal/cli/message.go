@@ -43,14 +43,10 @@ func templateMessageCommand(args []string, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "its previous one counts as one generation newer.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "template-message: unexpected argument %q: give files and directories with -f\n", fs.Arg(0))
+	if !noArguments(fs, stderr, ": give files and directories with -f") {
 		return 2
 	}
 	if len(files) == 0 {

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,11 +39,8 @@ func renderCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "operator's environment variables (RESOURCE_NAME_PREFIX, IMAGE_REGISTRY, LOG_LEVEL, ...).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if msg := renderArgsError(fs, len(files), *output, *namespace, *outputDir); msg != "" {
 		fmt.Fprintln(stderr, "render: "+msg)

@@ -251,11 +251,8 @@ func gitFlags(fs *flag.FlagSet, g *gitOptions) {
 func runCommand(args []string, stdout, stderr io.Writer) int {
 	o := runOptions{}
 	fs := runFlags(&o, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if err := o.checkArgs(fs); err != nil {
 		fmt.Fprintln(stderr, err)

@@ -9,6 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// header is the exposition's lines for the gauge before its samples.
+const header = `# HELP meridio_operator_memo_objects Objects whose writes the operator remembers, per trench: it drops to 0 when a trench is deleted.
+# TYPE meridio_operator_memo_objects gauge
+`
+
 func TestMustRegister(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	var m Memo
@@ -16,10 +21,7 @@ func TestMustRegister(t *testing.T) {
 	m.Record(Key("red", "a", "x"), "apply", "", "1", 1)
 	m.Record(Key("red", "a", "y"), "apply", "", "1", 1)
 	m.Record(Key("red", "b", "x"), "apply", "", "1", 1)
-	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP meridio_operator_memo_objects Objects whose writes the operator remembers, per trench: it drops to 0 when a trench is deleted.
-# TYPE meridio_operator_memo_objects gauge
-meridio_operator_memo_objects{memo="sink",namespace="red",trench="a"} 2
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(header+`meridio_operator_memo_objects{memo="sink",namespace="red",trench="a"} 2
 meridio_operator_memo_objects{memo="sink",namespace="red",trench="b"} 1
 `)))
 
@@ -30,10 +32,7 @@ meridio_operator_memo_objects{memo="sink",namespace="red",trench="b"} 1
 	second.Record(Key("blue", "c", "x"), "apply", "", "1", 1)
 	other.Record(Key("blue", "c", "x"), "status", "", "1", 1)
 	m.ForgetExcept(Key("red", "a", ""), nil)
-	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP meridio_operator_memo_objects Objects whose writes the operator remembers, per trench: it drops to 0 when a trench is deleted.
-# TYPE meridio_operator_memo_objects gauge
-meridio_operator_memo_objects{memo="reconciler",namespace="blue",trench="c"} 1
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(header+`meridio_operator_memo_objects{memo="reconciler",namespace="blue",trench="c"} 1
 meridio_operator_memo_objects{memo="sink",namespace="blue",trench="c"} 1
 `)))
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -104,10 +106,10 @@ func (k *CABundleKeeper) Sync(ctx context.Context) error {
 	var errs []error
 	for _, name := range k.Names {
 		found := false
-		for _, obj := range []webhookConfiguration{&validating{}, &mutating{}} {
-			ok, err := k.write(ctx, name, obj, bundle)
+		for _, kind := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
+			ok, err := k.write(ctx, name, kind, bundle)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %w", obj.kind(), name, err))
+				errs = append(errs, fmt.Errorf("%s %s: %w", kind, name, err))
 			}
 			found = found || ok
 		}
@@ -138,70 +140,43 @@ func (k *CABundleKeeper) caBundle() ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// write sets caBundle on every webhook of the configuration name of obj's kind, if one exists
-// and differs; it tells whether one exists.
-func (k *CABundleKeeper) write(ctx context.Context, name string, obj webhookConfiguration, bundle []byte) (bool, error) {
+// write sets caBundle on every webhook of the configuration name of the kind given, if one
+// exists and differs; it tells whether one exists.
+func (k *CABundleKeeper) write(ctx context.Context, name, kind string, bundle []byte) (bool, error) {
 	exists := true
+	encoded := base64.StdEncoding.EncodeToString(bundle)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := k.Client.Get(ctx, types.NamespacedName{Name: name}, obj.object()); err != nil {
+		obj := &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(admissionregistrationv1.SchemeGroupVersion.WithKind(kind))
+		if err := k.Client.Get(ctx, types.NamespacedName{Name: name}, obj); err != nil {
 			if apierrors.IsNotFound(err) {
 				exists = false
 				return nil
 			}
 			return err
 		}
-		if !obj.setCABundle(bundle) {
-			return nil
-		}
-		if err := k.Client.Update(ctx, obj.object()); err != nil {
+		webhooks, _, err := unstructured.NestedSlice(obj.Object, "webhooks")
+		if err != nil {
 			return err
 		}
-		k.Log.Info("webhook caBundle updated from the SPIFFE trust bundle", "kind", obj.kind(), "name", name)
+		changed := false
+		for _, w := range webhooks {
+			cc, _ := w.(map[string]any)["clientConfig"].(map[string]any)
+			if cc != nil && cc["caBundle"] != encoded {
+				cc["caBundle"], changed = encoded, true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		if err := unstructured.SetNestedSlice(obj.Object, webhooks, "webhooks"); err != nil {
+			return err
+		}
+		if err := k.Client.Update(ctx, obj); err != nil {
+			return err
+		}
+		k.Log.Info("webhook caBundle updated from the SPIFFE trust bundle", "kind", kind, "name", name)
 		return nil
 	})
 	return exists, err
-}
-
-// webhookConfiguration is a validating or mutating webhook configuration.
-type webhookConfiguration interface {
-	object() client.Object
-	kind() string
-	// setCABundle sets caBundle on every webhook and tells whether anything changed.
-	setCABundle(bundle []byte) bool
-}
-
-type validating struct {
-	admissionregistrationv1.ValidatingWebhookConfiguration
-}
-
-func (v *validating) object() client.Object { return &v.ValidatingWebhookConfiguration }
-func (v *validating) kind() string          { return "ValidatingWebhookConfiguration" }
-func (v *validating) setCABundle(bundle []byte) bool {
-	changed := false
-	for i := range v.Webhooks {
-		changed = setBundle(&v.Webhooks[i].ClientConfig, bundle) || changed
-	}
-	return changed
-}
-
-type mutating struct {
-	admissionregistrationv1.MutatingWebhookConfiguration
-}
-
-func (m *mutating) object() client.Object { return &m.MutatingWebhookConfiguration }
-func (m *mutating) kind() string          { return "MutatingWebhookConfiguration" }
-func (m *mutating) setCABundle(bundle []byte) bool {
-	changed := false
-	for i := range m.Webhooks {
-		changed = setBundle(&m.Webhooks[i].ClientConfig, bundle) || changed
-	}
-	return changed
-}
-
-func setBundle(c *admissionregistrationv1.WebhookClientConfig, bundle []byte) bool {
-	if bytes.Equal(c.CABundle, bundle) {
-		return false
-	}
-	c.CABundle = bundle
-	return true
 }

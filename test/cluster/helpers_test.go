@@ -34,18 +34,25 @@ func markDaemonSetReady(t *testing.T, name string) {
 // reconciles returns how many trench reconciles have finished.
 func reconciles(t *testing.T) float64 {
 	t.Helper()
+	return sumMetric(t, "controller_runtime_reconcile_total", func(l map[string]string) bool { return l["controller"] == "trench" })
+}
+
+// sumMetric adds up the samples of the operator's counter or gauge name whose labels match.
+func sumMetric(t require.TestingT, name string, match func(labels map[string]string) bool) float64 {
 	families, err := metrics.Registry.Gather()
 	require.NoError(t, err)
 	total := 0.0
 	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
+		if f.GetName() != name {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == "trench" {
-					total += m.GetCounter().GetValue()
-				}
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			if match(l) {
+				total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	meridiov1 "github.com/meridio-operator/meridio-operator/api/v1alpha1"
 )
@@ -56,22 +55,7 @@ func Test_memoForgetsDeletedResources(t *testing.T) {
 // remembered is how many objects of this test's trenches (mem*) the memo of the given name
 // holds, as the operator's metrics report it.
 func remembered(t require.TestingT, memo string) int {
-	families, err := metrics.Registry.Gather()
-	require.NoError(t, err)
-	n := 0
-	for _, f := range families {
-		if f.GetName() != "meridio_operator_memo_objects" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			l := map[string]string{}
-			for _, p := range m.GetLabel() {
-				l[p.GetName()] = p.GetValue()
-			}
-			if l["memo"] == memo && l["namespace"] == ns && strings.HasPrefix(l["trench"], "mem") {
-				n += int(m.GetGauge().GetValue())
-			}
-		}
-	}
-	return n
+	return int(sumMetric(t, "meridio_operator_memo_objects", func(l map[string]string) bool {
+		return l["memo"] == memo && l["namespace"] == ns && strings.HasPrefix(l["trench"], "mem")
+	}))
 }

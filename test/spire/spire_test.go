@@ -5,10 +5,10 @@
 package spire
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -25,7 +25,7 @@ import (
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meridio-operator/meridio-operator/config"
@@ -46,9 +46,9 @@ const (
 )
 
 // The names of the webhook configurations as config/ deploys them (the flag's default).
-var configurations = map[string]client.Object{
-	"meridio-validating-webhook-configuration": &admissionv1.ValidatingWebhookConfiguration{},
-	"meridio-mutating-webhook-configuration":   &admissionv1.MutatingWebhookConfiguration{},
+var configurations = map[string]string{
+	"meridio-validating-webhook-configuration": "ValidatingWebhookConfiguration",
+	"meridio-mutating-webhook-configuration":   "MutatingWebhookConfiguration",
 }
 
 func TestWebhookCertificateFromSPIFFE(t *testing.T) {
@@ -121,29 +121,18 @@ func installWebhooks(t *testing.T, port int) {
 	require.NoError(t, err)
 	objs, err := localapi.DecodeYAML(data)
 	require.NoError(t, err)
-	url := func(cc *admissionv1.WebhookClientConfig) {
-		u := fmt.Sprintf("https://127.0.0.1:%d%s", port, *cc.Service.Path)
-		cc.Service, cc.URL = nil, &u
-	}
 	for _, u := range objs {
-		switch u.GetKind() {
-		case "ValidatingWebhookConfiguration":
-			w := &admissionv1.ValidatingWebhookConfiguration{}
-			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, w))
-			w.Name = "meridio-validating-webhook-configuration"
-			for i := range w.Webhooks {
-				url(&w.Webhooks[i].ClientConfig)
-			}
-			require.NoError(t, env.Client.Create(context.Background(), w))
-		case "MutatingWebhookConfiguration":
-			w := &admissionv1.MutatingWebhookConfiguration{}
-			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, w))
-			w.Name = "meridio-mutating-webhook-configuration"
-			for i := range w.Webhooks {
-				url(&w.Webhooks[i].ClientConfig)
-			}
-			require.NoError(t, env.Client.Create(context.Background(), w))
+		// config/'s names get the prefix meridio-; the webhooks call 127.0.0.1 by URL.
+		u.SetName("meridio-" + u.GetName())
+		webhooks, _, err := unstructured.NestedSlice(u.Object, "webhooks")
+		require.NoError(t, err)
+		for _, w := range webhooks {
+			cc := w.(map[string]any)["clientConfig"].(map[string]any)
+			cc["url"] = fmt.Sprintf("https://127.0.0.1:%d%s", port, cc["service"].(map[string]any)["path"])
+			delete(cc, "service")
 		}
+		require.NoError(t, unstructured.SetNestedSlice(u.Object, webhooks, "webhooks"))
+		require.NoError(t, env.Client.Create(context.Background(), u))
 	}
 }
 
@@ -152,22 +141,15 @@ func waitForCABundle(t *testing.T, ca *testutil.SPIFFECA) {
 	t.Helper()
 	want := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
-		for name, obj := range configurations {
-			require.NoError(col, env.Client.Get(context.Background(), client.ObjectKey{Name: name}, obj))
-			var bundles [][]byte
-			switch w := obj.(type) {
-			case *admissionv1.ValidatingWebhookConfiguration:
-				for _, h := range w.Webhooks {
-					bundles = append(bundles, h.ClientConfig.CABundle)
-				}
-			case *admissionv1.MutatingWebhookConfiguration:
-				for _, h := range w.Webhooks {
-					bundles = append(bundles, h.ClientConfig.CABundle)
-				}
-			}
-			require.NotEmpty(col, bundles, name)
-			for _, b := range bundles {
-				assert.True(col, bytes.Equal(want, b), "%s: caBundle is the trust bundle", name)
+		for name, kind := range configurations {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(admissionv1.SchemeGroupVersion.WithKind(kind))
+			require.NoError(col, env.Client.Get(context.Background(), client.ObjectKey{Name: name}, u))
+			webhooks, _, _ := unstructured.NestedSlice(u.Object, "webhooks")
+			require.NotEmpty(col, webhooks, name)
+			for _, w := range webhooks {
+				got, _, _ := unstructured.NestedString(w.(map[string]any), "clientConfig", "caBundle")
+				assert.Equal(col, base64.StdEncoding.EncodeToString(want), got, "%s: caBundle is the trust bundle", name)
 			}
 		}
 	}, timeout, tick)
