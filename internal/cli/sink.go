@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	corev1 "k8s.io/api/core/v1"
@@ -168,18 +170,8 @@ func (o *runOptions) checkForge() error {
 func (o *runOptions) newForge(mgr ctrl.Manager, kind string) (forge.Client, error) {
 	cfg := forge.Config{Kind: kind, RepoURL: gitsink.RedactURL(o.git.url), APIURL: o.git.forgeAPI}
 	if o.git.secret != "" {
-		read := secretReader(mgr, *o, o.git.secret)
-		cfg.Transport = secretTransport{read: read}
-		cfg.Token = func(ctx context.Context) (string, error) {
-			data, err := read(ctx)
-			if err != nil {
-				return "", err
-			}
-			if t := string(data["bearerToken"]); t != "" {
-				return t, nil
-			}
-			return string(data["password"]), nil
-		}
+		secret := &forgeSecret{read: secretReader(mgr, *o, o.git.secret), now: time.Now}
+		cfg.Transport, cfg.Token = secret, secret.token
 	}
 	if u, err := url.Parse(o.git.url); cfg.Token == nil && err == nil && u.User != nil {
 		if p, ok := u.User.Password(); ok {
@@ -189,14 +181,52 @@ func (o *runOptions) newForge(mgr ctrl.Manager, kind string) (forge.Client, erro
 	return forge.New(cfg)
 }
 
-// secretTransport makes each forge API call through the HTTP transport of the Git Secret's
-// connection settings as they are at the call (ca.crt, tls.crt/tls.key, proxy).
-type secretTransport struct {
+// forgeSecret gives the forge's calls the token and the HTTP transport of the Git Secret as it
+// is at each call: a call reads the Secret once, for its token, and its requests (a GitHub
+// call may make several) go through the transport of the same read's connection settings
+// (ca.crt, tls.crt/tls.key, proxy).
+type forgeSecret struct {
 	read func(context.Context) (map[string][]byte, error)
+	now  func() time.Time
+
+	mu   sync.Mutex
+	data map[string][]byte // the last read
+	at   time.Time         // when it was made
 }
 
-func (t secretTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	data, err := t.read(r.Context())
+// callWindow is how long a read serves the requests that follow it without a read of their own.
+const callWindow = 10 * time.Second
+
+// token reads the Secret (a call starts) and returns its bearerToken, else its password.
+func (s *forgeSecret) token(ctx context.Context) (string, error) {
+	data, err := s.get(ctx, 0)
+	if err != nil {
+		return "", err
+	}
+	if t := string(data["bearerToken"]); t != "" {
+		return t, nil
+	}
+	return string(data["password"]), nil
+}
+
+// get returns the Secret's data, read again unless the last read is younger than maxAge.
+func (s *forgeSecret) get(ctx context.Context, maxAge time.Duration) (map[string][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.data != nil && s.now().Sub(s.at) < maxAge {
+		return s.data, nil
+	}
+	data, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.data, s.at = data, s.now()
+	return data, nil
+}
+
+// RoundTrip sends a request of a call through the transport of the Secret's connection settings.
+func (s *forgeSecret) RoundTrip(r *http.Request) (*http.Response, error) {
+	data, err := s.get(r.Context(), callWindow)
 	var rt http.RoundTripper
 	if err == nil {
 		rt, err = gitsink.CredentialsFromSecret(data).HTTPTransport()
