@@ -88,6 +88,16 @@ func KustomizationFile(resources []string) []byte {
 	return data
 }
 
+// KustomizationResources reads the resources a kustomization.yaml lists, as KustomizationFile
+// writes it; ok is false when data is no kustomization.
+func KustomizationResources(data []byte) (resources []string, ok bool) {
+	var k kustomization
+	if yaml.Unmarshal(data, &k) != nil || k.Kind != "Kustomization" {
+		return nil, false
+	}
+	return k.Resources, true
+}
+
 // TrenchFiles returns the files of one trench, keyed by their path relative to the root:
 // one file per object and a kustomization.yaml listing them.
 func TrenchFiles(res *Result) (map[string][]byte, error) {

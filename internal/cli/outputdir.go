@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/meridio-operator/meridio-operator/render"
 )
 
@@ -140,15 +138,12 @@ func listedResources(file string, keep func(string) bool) []string {
 	if err != nil {
 		return nil
 	}
-	var k struct {
-		Kind      string   `json:"kind"`
-		Resources []string `json:"resources"`
-	}
-	if yaml.Unmarshal(data, &k) != nil || k.Kind != "Kustomization" {
+	resources, ok := render.KustomizationResources(data)
+	if !ok {
 		return nil
 	}
 	var out []string
-	for _, r := range k.Resources {
+	for _, r := range resources {
 		if keep(r) {
 			out = append(out, r)
 		}
