@@ -39,9 +39,9 @@ const (
 	bundleChannel = "candidate"
 )
 
-// minKubeVersion is the oldest Kubernetes the deployment runs on: its admission policies are
-// admissionregistration.k8s.io/v1 from 1.30.
-const minKubeVersion = "1.30.0"
+// minKubeVersion is the oldest Kubernetes the deployment runs on: the CRDs' CEL rules use the
+// IP and CIDR libraries from 1.31 (README, Prerequisites).
+const minKubeVersion = "1.31.0"
 
 // Bundle generates the files of an OLM bundle (paths relative to BundleDir) from the cluster
 // sink's build of config/: the ClusterServiceVersion, the CRDs, the metadata annotations and
