@@ -447,6 +447,9 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 
 // openSVIDs connects to the SPIFFE Workload API for the webhook server's certificate.
 func openSVIDs(ctx context.Context, socket string) (*workloadapi.X509Source, error) {
+	if cmp.Or(socket, os.Getenv(spiffecert.EndpointSocketEnv)) == "" {
+		return nil, &plainError{"--webhook-cert-source=spiffe: no Workload API address: set --spiffe-endpoint-socket or " + spiffecert.EndpointSocketEnv}
+	}
 	ctrl.Log.Info("waiting for an X509-SVID from the SPIFFE Workload API", "socket", cmp.Or(socket, os.Getenv(spiffecert.EndpointSocketEnv)))
 	return spiffecert.Open(ctx, socket)
 }

@@ -113,6 +113,19 @@ func TestSPIFFEFlags(t *testing.T) {
 	}
 }
 
+// TestSPIFFEWithoutSocket: --webhook-cert-source=spiffe with no Workload API address stops at
+// once with one plain line, before anything is served.
+func TestSPIFFEWithoutSocket(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
+	cmd := exec.Command(testutil.OperatorBinary(t), "run", "--namespace", ns, "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--webhook-cert-source=spiffe")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "SPIFFE_ENDPOINT_SOCKET=")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	assert.Equal(t, 1, err.(*exec.ExitError).ExitCode())
+	assert.Equal(t, "run: --webhook-cert-source=spiffe: no Workload API address: set --spiffe-endpoint-socket or SPIFFE_ENDPOINT_SOCKET\n", string(out))
+}
+
 // installWebhooks creates config/'s webhook configurations, calling the operator on
 // 127.0.0.1:port by URL (no Service here) and with no caBundle: the operator writes it.
 func installWebhooks(t *testing.T, port int) {
