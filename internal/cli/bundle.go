@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/blang/semver/v4"
+
 	"github.com/meridio-operator/meridio-operator/internal/deploy"
 )
 
@@ -30,10 +32,14 @@ func bundleCommand(args []string, stdout, stderr io.Writer) int {
 	if !noArguments(fs, stderr, "") {
 		return 2
 	}
+	if _, err := semver.Parse(*version); err != nil {
+		fmt.Fprintf(stderr, "bundle: version %q: %v\n", *version, err)
+		return 2
+	}
 	files, err := deploy.Bundle(*version, *image)
 	if err != nil {
 		fmt.Fprintln(stderr, "bundle: "+err.Error())
-		return 2
+		return 1
 	}
 	if err := writeBundle(*dir, files); err != nil {
 		fmt.Fprintln(stderr, "bundle: "+err.Error())

@@ -13,7 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Test_secretTransport: the forge's API calls trust the Git Secret's ca.crt, read at each call.
+// Test_forgeSecret: a forge call reads the Git Secret once, for its token, and its requests trust
+// that read's ca.crt; a rotated Secret is used from the next call.
 func Test_forgeSecret(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
 	defer srv.Close()

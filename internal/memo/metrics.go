@@ -13,7 +13,7 @@ func Key(namespace, trench, id string) string { return namespace + "/" + trench 
 // objectsDesc describes the gauge of how many objects a memo holds per trench.
 func objectsDesc(name string) *prometheus.Desc {
 	return prometheus.NewDesc("meridio_operator_memo_objects",
-		"Objects whose writes the operator remembers, per trench: it drops to 0 when a trench is deleted.",
+		"Objects whose writes the operator remembers, per trench; a deleted trench has no series.",
 		[]string{"namespace", "trench"}, prometheus.Labels{"memo": name})
 }
 

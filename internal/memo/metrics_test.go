@@ -10,7 +10,7 @@ import (
 )
 
 // header is the exposition's lines for the gauge before its samples.
-const header = `# HELP meridio_operator_memo_objects Objects whose writes the operator remembers, per trench: it drops to 0 when a trench is deleted.
+const header = `# HELP meridio_operator_memo_objects Objects whose writes the operator remembers, per trench; a deleted trench has no series.
 # TYPE meridio_operator_memo_objects gauge
 `
 

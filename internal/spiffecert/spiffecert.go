@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,6 +32,11 @@ import (
 // address from.
 const EndpointSocketEnv = "SPIFFE_ENDPOINT_SOCKET"
 
+// Hint marks the SVID of the webhook server among the pod's SVIDs: the hint of config/'s
+// ClusterSPIFFEID. A SPIRE that gives every pod an identity of its own sends two, and the
+// first may lack the webhook Service's DNS name.
+const Hint = "meridio-webhook"
+
 // DefaultConfigurations are the webhook configurations config/ deploys.
 var DefaultConfigurations = []string{"meridio-validating-webhook-configuration", "meridio-mutating-webhook-configuration"}
 
@@ -43,11 +49,22 @@ func Open(ctx context.Context, addr string) (*workloadapi.X509Source, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("no Workload API address: set --spiffe-endpoint-socket or %s", EndpointSocketEnv)
 	}
-	src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(workloadapi.WithAddr(addr)))
+	src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(workloadapi.WithAddr(addr)),
+		workloadapi.WithDefaultX509SVIDPicker(pick))
 	if err != nil {
 		return nil, fmt.Errorf("SPIFFE Workload API at %s: %w", addr, err)
 	}
 	return src, nil
+}
+
+// pick chooses the SVID hinted Hint, else the first (one SVID usually has no hint).
+func pick(svids []*x509svid.SVID) *x509svid.SVID {
+	for _, s := range svids {
+		if s.Hint == Hint {
+			return s
+		}
+	}
+	return svids[0]
 }
 
 // TLSOption makes a TLS server present the source's current X509-SVID, so that a rotated
@@ -80,20 +97,26 @@ type CABundleKeeper struct {
 func (k *CABundleKeeper) NeedLeaderElection() bool { return false }
 
 // Start writes the caBundle now, then at each update of the source and every resync, until ctx
-// ends. A failed write is retried at the next update or resync.
+// ends. A failed write is retried within seconds (doubling up to resync): until it succeeds,
+// the API server cannot call the webhooks.
 func (k *CABundleKeeper) Start(ctx context.Context) error {
-	tick := time.NewTicker(resync)
-	defer tick.Stop()
+	wait := time.Duration(0)
 	for {
 		if err := k.Sync(ctx); err != nil {
 			k.Log.Error(err, "keep the webhooks' caBundle")
+			wait = min(max(2*wait, time.Second), resync)
+		} else {
+			wait = resync
 		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return nil
 		case <-k.Source.Updated():
-		case <-tick.C:
+		case <-timer.C:
 		}
+		timer.Stop()
 	}
 }
 

@@ -55,17 +55,21 @@ func StartWorkloadAPI(t testing.TB) *WorkloadAPI {
 	return w
 }
 
-// Serve makes svid (signed by its CA) the workload's identity, and its CA the trust bundle;
-// every open stream receives it.
-func (w *WorkloadAPI) Serve(svid *SVID) {
+// Serve makes svids (each signed by its CA) the workload's identities, in that order, and
+// their CAs the trust bundles; every open stream receives them.
+func (w *WorkloadAPI) Serve(svids ...*SVID) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.current = &workload.X509SVIDResponse{Svids: []*workload.X509SVID{{
-		SpiffeId:    svid.ID,
-		X509Svid:    svid.Cert.Raw,
-		X509SvidKey: svid.keyDER,
-		Bundle:      svid.CA.Cert.Raw,
-	}}}
+	w.current = &workload.X509SVIDResponse{}
+	for _, svid := range svids {
+		w.current.Svids = append(w.current.Svids, &workload.X509SVID{
+			SpiffeId:    svid.ID,
+			X509Svid:    svid.Cert.Raw,
+			X509SvidKey: svid.keyDER,
+			Bundle:      svid.CA.Cert.Raw,
+			Hint:        svid.Hint,
+		})
+	}
 	close(w.changed)
 	w.changed = make(chan struct{})
 }
@@ -127,7 +131,9 @@ type SVID struct {
 	// Cert is the leaf certificate.
 	Cert *x509.Certificate
 	// CA signed it.
-	CA     *SPIFFECA
+	CA *SPIFFECA
+	// Hint is what the registration entry's hint says of it (SPIRE's ClusterSPIFFEID hint).
+	Hint   string
 	keyDER []byte
 }
 

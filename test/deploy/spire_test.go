@@ -95,6 +95,7 @@ func Test_spireConfig(t *testing.T) {
 
 			require.NotNil(t, spiffeID, "a ClusterSPIFFEID")
 			assert.Equal(t, []any{webhookService + ".{{ .PodMeta.Namespace }}.svc"}, spiffeID["dnsNameTemplates"], "the name the API server checks")
+			assert.Equal(t, spiffecert.Hint, spiffeID["hint"], "the SVID the operator picks")
 			assert.Equal(t, map[string]any{"kubernetes.io/metadata.name": ns}, spiffeID["namespaceSelector"].(map[string]any)["matchLabels"])
 			assert.Equal(t, map[string]any{"control-plane": d.Spec.Template.Labels["control-plane"]}, spiffeID["podSelector"].(map[string]any)["matchLabels"])
 

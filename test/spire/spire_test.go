@@ -30,6 +30,7 @@ import (
 
 	"github.com/meridio-operator/meridio-operator/config"
 	"github.com/meridio-operator/meridio-operator/internal/localapi"
+	"github.com/meridio-operator/meridio-operator/internal/spiffecert"
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
@@ -58,12 +59,16 @@ func TestWebhookCertificateFromSPIFFE(t *testing.T) {
 
 	api := testutil.StartWorkloadAPI(t)
 	ca1 := testutil.NewSPIFFECA(t, "example.org")
+	// SPIRE gives the pod an identity of its own too, first, without the webhook's names: the
+	// operator serves the SVID hinted for the webhook.
+	podIdentity := ca1.Issue(t, "/ns/spire/sa/meridio-operator/pod", nil)
 	svid1 := ca1.Issue(t, "/ns/spire/sa/meridio-operator", []string{"meridio-operator-webhook-service.spire.svc"}, net.IPv4(127, 0, 0, 1))
-	api.Serve(svid1)
+	svid1.Hint = spiffecert.Hint
+	api.Serve(podIdentity, svid1)
 
 	port := testutil.FreePort(t)
 	installWebhooks(t, port)
-	p := start(t, "--webhook-cert-source=spiffe", "--spiffe-endpoint-socket="+api.Addr, fmt.Sprintf("--webhook-port=%d", port))
+	exited := start(t, "--webhook-cert-source=spiffe", "--spiffe-endpoint-socket="+api.Addr, fmt.Sprintf("--webhook-port=%d", port))
 
 	// The API server trusts the SVID's authority through the caBundle the operator wrote, and
 	// calls the webhooks: a Flow with a bad subnet is refused by the webhook, not for TLS.
@@ -76,13 +81,18 @@ func TestWebhookCertificateFromSPIFFE(t *testing.T) {
 	// operator serves the new SVID and rewrites the caBundle, without a restart.
 	ca2 := testutil.NewSPIFFECA(t, "example.org")
 	svid2 := ca2.Issue(t, "/ns/spire/sa/meridio-operator", []string{"meridio-operator-webhook-service.spire.svc"}, net.IPv4(127, 0, 0, 1))
+	svid2.Hint = spiffecert.Hint
 	api.Serve(svid2)
 	waitForCABundle(t, ca2)
 	require.EventuallyWithT(t, func(col *assert.CollectT) {
-		assert.Equal(col, svid2.Cert.SerialNumber, servedCert(t, port).SerialNumber)
+		assert.Equal(col, svid2.Cert.SerialNumber, servedCert(col, port).SerialNumber)
 	}, timeout, tick, "the rotated SVID is served")
 	assertRefusedByWebhook(t, "f2")
-	assert.Nil(t, p.ProcessState, "the same process serves")
+	select {
+	case err := <-exited:
+		t.Fatalf("the operator exited (%v): a rotation must not need a restart", err)
+	default:
+	}
 
 	// Somebody resets a caBundle (kubectl apply of the configurations): the operator repairs it
 	// at the next source update or resync; here, the next rotation.
@@ -169,8 +179,7 @@ func waitForCABundle(t *testing.T, ca *testutil.SPIFFECA) {
 }
 
 // servedCert is the leaf certificate the webhook server presents.
-func servedCert(t *testing.T, port int) *x509.Certificate {
-	t.Helper()
+func servedCert(t require.TestingT, port int) *x509.Certificate {
 	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // reads the certificate only
 	require.NoError(t, err)
 	defer conn.Close()
@@ -198,8 +207,9 @@ func assertRefusedByWebhook(t *testing.T, name string) {
 	assert.NotContains(t, err.Error(), "failed calling webhook")
 }
 
-// start runs `meridio-operator run` in the test namespace and waits until it is ready.
-func start(t *testing.T, args ...string) *exec.Cmd {
+// start runs `meridio-operator run` in the test namespace and waits until it is ready; the
+// channel receives the result of the process if it exits.
+func start(t *testing.T, args ...string) <-chan error {
 	t.Helper()
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
@@ -210,9 +220,11 @@ func start(t *testing.T, args ...string) *exec.Cmd {
 	logs := &testutil.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("operator logs:\n%s", logs)
 		}
@@ -223,5 +235,5 @@ func start(t *testing.T, args ...string) *exec.Cmd {
 		resp.Body.Close()
 		assert.Equal(col, http.StatusOK, resp.StatusCode)
 	}, timeout, tick, "ready; logs:\n%s", logs)
-	return cmd
+	return exited
 }
