@@ -65,7 +65,12 @@ func Bundle(ver, image string) (map[string][]byte, error) {
 		"metadata/annotations.yaml": []byte(bundleAnnotations),
 		"bundle.Dockerfile":         []byte(bundleDockerfile),
 	}
-	data, err := yaml.Marshal(csv)
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(csv)
+	if err != nil {
+		return nil, err
+	}
+	delete(obj, "status") // the cluster's to write, not the bundle's
+	data, err := yaml.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +135,14 @@ func clusterServiceVersion(objs []*unstructured.Unstructured, v semver.Version) 
 			var w []operatorsv1alpha1.WebhookDescription
 			w, err = describeWebhooks(o, objs)
 			webhooks = append(webhooks, w...)
+		case "ServiceAccount", "Service", "Namespace", "Issuer", "Certificate",
+			"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
+			// OLM makes the accounts of the CSV's permissions, the webhooks' Service and their
+			// certificate; it installs no admission policy, and the namespace is the install's.
+		default:
+			// A kind config/ gains must be placed in the CSV (a ClusterRole: clusterPermissions)
+			// or dropped here on purpose, not lost.
+			err = errors.New("no place for this kind in the bundle")
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)

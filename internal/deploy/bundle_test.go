@@ -5,10 +5,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/blang/semver/v4"
 	"github.com/operator-framework/api/pkg/manifests"
 	"github.com/operator-framework/api/pkg/validation"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Test_bundleUpToDate: the committed bundle is the one Bundle generates from config/; run make
@@ -66,4 +68,19 @@ func writeFiles(t *testing.T, dir string, files map[string][]byte) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, p), data, 0o644))
 	}
+}
+
+// Test_bundleRefusesUnplacedKinds: a kind config/ gains that the CSV has no place for stops the
+// generation, naming it, instead of being left out of the bundle.
+func Test_bundleRefusesUnplacedKinds(t *testing.T) {
+	objs, err := Manifests(Options{})
+	require.NoError(t, err)
+	extra := &unstructured.Unstructured{}
+	extra.SetAPIVersion("rbac.authorization.k8s.io/v1")
+	extra.SetKind("ClusterRole")
+	extra.SetName("meridio-metrics-reader")
+	v, err := semver.Parse(Version)
+	require.NoError(t, err)
+	_, _, err = clusterServiceVersion(append(objs, extra), v)
+	require.EqualError(t, err, "ClusterRole meridio-metrics-reader: no place for this kind in the bundle")
 }
