@@ -37,8 +37,9 @@ var variants = []variant{{"cluster", "cert-manager"}, {"git", "cert-manager"}, {
 // values is the deployment Manifests gives for the same settings (a test checks it).
 func Chart(version string) (map[string][]byte, error) {
 	files := map[string][]byte{
-		"Chart.yaml":  chartYAML(version),
-		"values.yaml": []byte(valuesYAML),
+		"Chart.yaml":                 chartYAML(version),
+		"values.yaml":                []byte(valuesYAML),
+		"templates/00-settings.yaml": []byte(settingsCheck),
 	}
 	builds := make([]map[string]*unstructured.Unstructured, len(variants))
 	var order []string
@@ -181,6 +182,16 @@ version: ` + version + `
 appVersion: "` + version + `"
 `)
 }
+
+// settingsCheck refuses a sink or certificates value no variant builds: it would render no
+// Deployment and no webhooks, silently.
+const settingsCheck = `{{- if not (has .Values.sink (list "cluster" "git")) }}
+{{- fail (printf "sink %q: want cluster or git" .Values.sink) }}
+{{- end }}
+{{- if not (has .Values.certificates (list "cert-manager" "spire")) }}
+{{- fail (printf "certificates %q: want cert-manager or spire" .Values.certificates) }}
+{{- end }}
+`
 
 // valuesYAML are the chart's values: the settings of Options.
 const valuesYAML = `# The operator's image.

@@ -72,6 +72,24 @@ func Test_chartEqualsDeploy(t *testing.T) {
 	}
 }
 
+// Test_chartRefusesUnknownSettings: a sink or certificates value the chart does not know fails
+// the render, naming it, instead of rendering no operator.
+func Test_chartRefusesUnknownSettings(t *testing.T) {
+	chart, err := loader.Load(filepath.Join(testutil.RepoRoot(), deploy.ChartDir))
+	require.NoError(t, err)
+	for values, want := range map[string]string{
+		"sink=argo":          `sink "argo": want cluster or git`,
+		"certificates=vault": `certificates "vault": want cert-manager or spire`,
+	} {
+		k, v, _ := strings.Cut(values, "=")
+		vals, err := chartutil.ToRenderValues(chart, map[string]any{k: v}, chartutil.ReleaseOptions{Name: "meridio", Namespace: "red"}, chartutil.DefaultCapabilities)
+		require.NoError(t, err)
+		_, err = engine.Render(chart, vals)
+		require.Error(t, err, values)
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
 // Test_chartInstalls installs the chart with Helm on the test API server, in another namespace,
 // and uninstalls it.
 func Test_chartInstalls(t *testing.T) {
