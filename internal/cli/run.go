@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -162,34 +163,28 @@ func (o *runOptions) checkArgs(fs *flag.FlagSet) error {
 	default:
 		return fmt.Errorf("run: --webhook-cert-source %q: want dir or spiffe", o.webhookCerts.source)
 	}
-	if o.webhookCerts.source != "spiffe" {
-		var given []string
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "spiffe-endpoint-socket" || f.Name == "webhook-configurations" {
-				given = append(given, "--"+f.Name)
-			}
-		})
-		if len(given) > 0 {
-			return fmt.Errorf("run: %s needs --webhook-cert-source=spiffe", strings.Join(given, ", "))
-		}
+	if given := givenFlags(fs, "spiffe-endpoint-socket", "webhook-configurations"); o.webhookCerts.source != "spiffe" && len(given) > 0 {
+		return fmt.Errorf("run: %s needs --webhook-cert-source=spiffe", strings.Join(given, ", "))
 	}
-	if !o.local {
-		var given []string
-		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "apply", "keep-running", "write-kubeconfig":
-				given = append(given, "--"+f.Name)
-			}
-		})
-		if len(given) > 0 {
-			verb := "works"
-			if len(given) > 1 {
-				verb = "work"
-			}
-			return fmt.Errorf("run: %s only %s with --local", strings.Join(given, ", "), verb)
+	if given := givenFlags(fs, "apply", "keep-running", "write-kubeconfig"); !o.local && len(given) > 0 {
+		verb := "works"
+		if len(given) > 1 {
+			verb = "work"
 		}
+		return fmt.Errorf("run: %s only %s with --local", strings.Join(given, ", "), verb)
 	}
 	return nil
+}
+
+// givenFlags are those of names set on the command line, as --name, sorted (as flag.Visit goes).
+func givenFlags(fs *flag.FlagSet, names ...string) []string {
+	var given []string
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(names, f.Name) {
+			given = append(given, "--"+f.Name)
+		}
+	})
+	return given
 }
 
 // runFlags declares the flags of run, into o.
@@ -447,11 +442,12 @@ func runInCluster(ctx context.Context, o runOptions, settings render.Settings) e
 
 // openSVIDs connects to the SPIFFE Workload API for the webhook server's certificate.
 func openSVIDs(ctx context.Context, socket string) (*workloadapi.X509Source, error) {
-	if cmp.Or(socket, os.Getenv(spiffecert.EndpointSocketEnv)) == "" {
+	addr := spiffecert.Address(socket)
+	if addr == "" {
 		return nil, &plainError{"--webhook-cert-source=spiffe: no Workload API address: set --spiffe-endpoint-socket or " + spiffecert.EndpointSocketEnv}
 	}
-	ctrl.Log.Info("waiting for an X509-SVID from the SPIFFE Workload API", "socket", cmp.Or(socket, os.Getenv(spiffecert.EndpointSocketEnv)))
-	return spiffecert.Open(ctx, socket)
+	ctrl.Log.Info("waiting for an X509-SVID from the SPIFFE Workload API", "socket", addr)
+	return spiffecert.Open(ctx, addr)
 }
 
 // addCABundleKeeper keeps the caBundle of the named webhook configurations equal to the SVIDs'

@@ -40,15 +40,16 @@ const Hint = "meridio-webhook"
 // DefaultConfigurations are the webhook configurations config/ deploys.
 var DefaultConfigurations = []string{"meridio-validating-webhook-configuration", "meridio-mutating-webhook-configuration"}
 
-// Open connects to the Workload API at addr ("" reads SPIFFE_ENDPOINT_SOCKET) and waits for
-// the first X509-SVID.
+// Address is the Workload API's address: flag, else SPIFFE_ENDPOINT_SOCKET ("" when neither).
+func Address(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv(EndpointSocketEnv)
+}
+
+// Open connects to the Workload API at addr (unix:///path) and waits for the first X509-SVID.
 func Open(ctx context.Context, addr string) (*workloadapi.X509Source, error) {
-	if addr == "" {
-		addr = os.Getenv(EndpointSocketEnv)
-	}
-	if addr == "" {
-		return nil, fmt.Errorf("no Workload API address: set --spiffe-endpoint-socket or %s", EndpointSocketEnv)
-	}
 	src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(workloadapi.WithAddr(addr)),
 		workloadapi.WithDefaultX509SVIDPicker(pick))
 	if err != nil {
