@@ -32,11 +32,12 @@ func bundleCommand(args []string, stdout, stderr io.Writer) int {
 	if !noArguments(fs, stderr, "") {
 		return 2
 	}
-	if _, err := semver.Parse(*version); err != nil {
+	v, err := semver.Parse(*version)
+	if err != nil {
 		fmt.Fprintf(stderr, "bundle: version %q: %v\n", *version, err)
 		return 2
 	}
-	files, err := deploy.Bundle(*version, *image)
+	files, err := deploy.Bundle(v, *image)
 	if err != nil {
 		fmt.Fprintln(stderr, "bundle: "+err.Error())
 		return 1

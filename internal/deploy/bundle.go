@@ -48,11 +48,7 @@ const minKubeVersion = "1.31.0"
 // the bundle image's Dockerfile. OLM installs the Deployment, the RBAC and the webhooks from the
 // CSV and serves the webhooks' certificates itself, so cert-manager's objects are left out; so
 // are the admission policies, a kind OLM does not install (the webhooks refuse the same changes).
-func Bundle(ver, image string) (map[string][]byte, error) {
-	v, err := semver.Parse(ver)
-	if err != nil {
-		return nil, fmt.Errorf("version %q: %w", ver, err)
-	}
+func Bundle(v semver.Version, image string) (map[string][]byte, error) {
 	objs, err := Manifests(Options{Image: image})
 	if err != nil {
 		return nil, err
@@ -113,7 +109,7 @@ func clusterServiceVersion(objs []*unstructured.Unstructured, v semver.Version) 
 	roles := map[string][]rbacv1.PolicyRule{}
 	var bindings []rbacv1.RoleBinding
 	var webhooks []operatorsv1alpha1.WebhookDescription
-	var deployment string
+	var deployment, image string
 	for _, o := range objs {
 		var err error
 		switch o.GetKind() {
@@ -121,8 +117,7 @@ func clusterServiceVersion(objs []*unstructured.Unstructured, v semver.Version) 
 			crds = append(crds, o)
 			err = ownCRD(csv, o)
 		case "Deployment":
-			deployment = o.GetName()
-			err = installDeployment(csv, o, objs)
+			deployment, image, err = installDeployment(csv, o)
 		case "Role":
 			var r rbacv1.Role
 			err = fromUnstructured(o, &r)
@@ -165,7 +160,7 @@ func clusterServiceVersion(objs []*unstructured.Unstructured, v semver.Version) 
 		"alm-examples":   examples,
 		"capabilities":   "Basic Install",
 		"categories":     "Networking",
-		"containerImage": imageOf(objs),
+		"containerImage": image,
 		"description":    "Meridio's workloads per Trench, delivered to the cluster or to Git.",
 		"repository":     "https://github.com/meridio-operator/meridio-operator",
 	}
@@ -194,11 +189,12 @@ func ownCRD(csv *operatorsv1alpha1.ClusterServiceVersion, o *unstructured.Unstru
 }
 
 // installDeployment puts the operator's Deployment into the CSV's install strategy, without the
-// cert-manager volume: OLM mounts the webhook certificate it issues at the same path.
-func installDeployment(csv *operatorsv1alpha1.ClusterServiceVersion, o *unstructured.Unstructured, objs []*unstructured.Unstructured) error {
+// cert-manager volume: OLM mounts the webhook certificate it issues at the same path. It returns
+// the Deployment's name and the operator's image.
+func installDeployment(csv *operatorsv1alpha1.ClusterServiceVersion, o *unstructured.Unstructured) (name, image string, err error) {
 	var d appsv1.Deployment
 	if err := fromUnstructured(o, &d); err != nil {
-		return err
+		return "", "", err
 	}
 	pod := &d.Spec.Template.Spec
 	pod.Volumes = slices.DeleteFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == certVolume })
@@ -212,7 +208,10 @@ func installDeployment(csv *operatorsv1alpha1.ClusterServiceVersion, o *unstruct
 			DeploymentSpecs: []operatorsv1alpha1.StrategyDeploymentSpec{{Name: d.Name, Spec: d.Spec, Label: d.Labels}},
 		},
 	}
-	return nil
+	if len(pod.Containers) == 0 {
+		return "", "", errors.New("no containers")
+	}
+	return d.Name, pod.Containers[0].Image, nil
 }
 
 // certVolume is the manager's volume of the webhook certificate in config/manager.
@@ -332,21 +331,6 @@ func almExamples() (string, error) {
 	}
 	out, err := json.MarshalIndent(examples, "", "  ")
 	return string(out), err
-}
-
-// imageOf is the operator's image in the build.
-func imageOf(objs []*unstructured.Unstructured) string {
-	for _, o := range objs {
-		if o.GetKind() != "Deployment" {
-			continue
-		}
-		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-		if len(containers) > 0 {
-			img, _ := containers[0].(map[string]any)["image"].(string)
-			return img
-		}
-	}
-	return ""
 }
 
 // fromUnstructured converts an object of the build into its type.

@@ -16,7 +16,7 @@ import (
 // Test_bundleUpToDate: the committed bundle is the one Bundle generates from config/; run make
 // bundle after changing config/ and commit the result.
 func Test_bundleUpToDate(t *testing.T) {
-	files, err := Bundle(Version, "")
+	files, err := Bundle(semver.MustParse(Version), "")
 	require.NoError(t, err)
 	assertCommitted(t, filepath.Join("..", "..", BundleDir), files, "make bundle")
 }
@@ -24,7 +24,7 @@ func Test_bundleUpToDate(t *testing.T) {
 // Test_bundleValid: the bundle loads as OLM loads it, and operator-framework's validators
 // (those of operator-sdk bundle validate, and its good-practice and object checks) find nothing.
 func Test_bundleValid(t *testing.T) {
-	files, err := Bundle("1.2.3", "registry.example/meridio-operator:1.2.3")
+	files, err := Bundle(semver.MustParse("1.2.3"), "registry.example/meridio-operator:1.2.3")
 	require.NoError(t, err)
 	dir := t.TempDir()
 	writeFiles(t, dir, files)
