@@ -5,7 +5,6 @@ package deploy
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -115,16 +114,12 @@ func Test_configDryRun(t *testing.T) {
 			assert.Equal(t, 4, kinds["ValidatingAdmissionPolicyBinding"])
 
 			// The same with kubectl itself, which the machine image ships.
-			kubectl, err := exec.LookPath("kubectl")
-			if err != nil {
+			out, ok := kubectlDryRun(t, dir)
+			if !ok {
 				t.Logf("no kubectl on this machine: checked with the kustomize library only")
 				return
 			}
-			kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-			require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
-			out, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-k", filepath.Join(testutil.RepoRoot(), "config", dir)).CombinedOutput()
-			require.NoError(t, err, "kubectl apply --dry-run=server -k config/%s:\n%s", dir, out)
-			assert.Contains(t, string(out), "deployment.apps/meridio-operator created (server dry run)")
+			assert.Contains(t, out, "deployment.apps/meridio-operator created (server dry run)")
 		})
 	}
 }

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -10,11 +9,9 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
@@ -36,15 +33,7 @@ func Test_prometheusConfig(t *testing.T) {
 	gen.Dir = testutil.RepoRoot()
 	msg, err := gen.CombinedOutput()
 	require.NoError(t, err, "%s", msg)
-	data, err := os.ReadFile(filepath.Join(out, "monitoring.coreos.com_servicemonitors.yaml"))
-	require.NoError(t, err)
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	require.NoError(t, yaml.Unmarshal(data, crd))
-	require.NoError(t, client.IgnoreAlreadyExists(env.Client.Create(ctx, crd)))
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		_, err := env.Client.RESTMapper().RESTMapping(schemaGK("monitoring.coreos.com", "ServiceMonitor"))
-		assert.NoError(c, err)
-	}, timeout, tick)
+	installCRD(t, filepath.Join(out, "monitoring.coreos.com_servicemonitors.yaml"))
 
 	objs := build(t, "prometheus")
 	var monitor *monitoringv1.ServiceMonitor

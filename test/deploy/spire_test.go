@@ -16,14 +16,11 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/meridio-operator/meridio-operator/internal/deploy"
 	"github.com/meridio-operator/meridio-operator/internal/spiffecert"
-	"github.com/meridio-operator/meridio-operator/internal/testutil"
 )
 
 // spireControllerManager is the module whose CRDs spire-controller-manager installs.
@@ -109,12 +106,8 @@ func Test_spireConfig(t *testing.T) {
 	}
 
 	// kubectl's own kustomize takes the component too.
-	if kubectl, err := exec.LookPath("kubectl"); err == nil {
-		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-		require.NoError(t, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
-		out, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-k", filepath.Join(testutil.RepoRoot(), "config", "spire")).CombinedOutput()
-		require.NoError(t, err, "kubectl apply --dry-run=server -k config/spire:\n%s", out)
-		assert.Contains(t, string(out), "clusterspiffeid.spire.spiffe.io/meridio-operator-meridio-operator-system created (server dry run)")
+	if out, ok := kubectlDryRun(t, "spire"); ok {
+		assert.Contains(t, out, "clusterspiffeid.spire.spiffe.io/meridio-operator-meridio-operator-system created (server dry run)")
 	}
 
 	// The cluster role for real: the operator's account may read and update its two webhook
@@ -156,13 +149,5 @@ func installClusterSPIFFEIDCRD(t *testing.T) {
 	require.NoError(t, err, "go mod download %s", spireControllerManager)
 	var mod struct{ Dir string }
 	require.NoError(t, json.Unmarshal(out, &mod))
-	data, err := os.ReadFile(filepath.Join(mod.Dir, "config", "crd", "bases", "spire.spiffe.io_clusterspiffeids.yaml"))
-	require.NoError(t, err)
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	require.NoError(t, yaml.Unmarshal(data, crd))
-	require.NoError(t, client.IgnoreAlreadyExists(env.Client.Create(context.Background(), crd)))
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		_, err := env.Client.RESTMapper().RESTMapping(schemaGK("spire.spiffe.io", "ClusterSPIFFEID"))
-		assert.NoError(c, err)
-	}, timeout, tick)
+	installCRD(t, filepath.Join(mod.Dir, "config", "crd", "bases", "spire.spiffe.io_clusterspiffeids.yaml"))
 }
